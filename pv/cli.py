@@ -1,0 +1,45 @@
+"""The ``pv`` console script: a thin argparse layer over the pv library.
+
+Every failure reaches the user as one located line and an exit code (0 ok, 1 check failed,
+2 usage error), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pv import __version__
+from pv.commands import lint, schema, validate
+from pv.commands.common import UsageError
+
+COMMANDS = [validate, lint, schema]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pv",
+        description="Validate, lint and verify falsifiable contracts for ML training pipelines.",
+    )
+    parser.add_argument("--version", action="version", version=f"pv {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"pv {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pv: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per ``pv`` subcommand, each exposing ``register(subparsers)``."""

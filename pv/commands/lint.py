@@ -1,0 +1,60 @@
+"""``pv lint [PATHS] [--strict-test-binding]``: run the named gates and print one row per gate."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.markup import escape
+
+from pv.commands.common import add_format, add_root, contract_paths, resolve_root
+from pv.gates import GATES
+from pv.lint import lint
+from pv.report.machine import render_github, render_json, render_sarif
+from pv.report.text import console, print_diagnostics, table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    gate_list = "; ".join(f"{i}. {g.name}: {g.title}" for i, g in enumerate(GATES, 1))
+    parser = sub.add_parser(
+        "lint", help="run the lint gates over contracts",
+        description=f"Run the lint gates ({gate_list}). Test bindings are resolved statically (AST): "
+                    "lint never imports or runs project code, and never runs LIVE commands. "
+                    "Exit 0 when every gate passes, 1 otherwise, 2 on a usage error.",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="contract files or folders (default: contracts/*.yaml)")
+    parser.add_argument("--strict-test-binding", action="store_true",
+                        help="an unresolved falsifier test binding is an error, not a warning")
+    add_format(parser)
+    add_root(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = resolve_root(args)
+    report = lint(contract_paths(args.paths, root, default_all=True), root,
+                  strict_test_binding=args.strict_test_binding)
+    passed = sum(r.passed for r in report.results)
+    total = len(report.results)
+    if args.format == "json":
+        summary = {"command": "lint", "files": report.files, "passed": report.passed,
+                   "gates": [{"name": r.name, "title": r.title, "passed": r.passed, "errors": r.errors,
+                              "warnings": r.warnings} for r in report.results]}
+        print(render_json(report.diagnostics, summary))
+    elif args.format == "sarif":
+        print(render_sarif(report.diagnostics, {g.name: g.title for g in GATES}))
+    elif args.format == "github":
+        if report.diagnostics:
+            print(render_github(report.diagnostics))
+    else:
+        con = console()
+        print_diagnostics(con, report.diagnostics)
+        tbl = table(f"pv lint: {report.files} contract file(s)", ["#", "gate", "result", "errors", "warnings"])
+        for i, r in enumerate(report.results, 1):
+            verdict = "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]"
+            tbl.add_row(str(i), escape(f"{r.name}: {r.title}"), verdict, str(r.errors), str(r.warnings))
+        con.print(tbl)
+        color = "green" if report.passed else "red"
+        con.print(f"[{color}]{passed}/{total} gates PASS[/{color}]")
+    return 0 if report.passed else 1

@@ -1,0 +1,24 @@
+"""Gate 2: falsifier ids are unique across all contracts (their form is enforced by the schema).
+
+Two contracts claiming FALSIFY-X-001 would make every verdict in the ledger ambiguous.
+"""
+
+from __future__ import annotations
+
+from pv.context import LintContext
+from pv.diagnostics import Diagnostic
+
+
+def check(ctx: LintContext) -> list[Diagnostic]:
+    first: dict[str, str] = {}
+    out = []
+    for lc, contract in ctx.valid:
+        for i, ft in enumerate(contract.falsification_tests):
+            where = f"{lc.display} (falsification_tests[{i}])"
+            if ft.id in first:
+                out.append(ctx.diag(lc, ["falsification_tests", i, "id"],
+                                    f"falsifier id {ft.id} is already declared in {first[ft.id]}",
+                                    hint="give this falsifier the next free number", code="falsifier-ids"))
+            else:
+                first[ft.id] = where
+    return out

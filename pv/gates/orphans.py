@@ -1,0 +1,28 @@
+"""Gate 8: no test claims (``@pytest.mark.falsifies``) a falsifier id that no contract declares.
+
+An orphan marker is the mirror image of a dangling binding: the contract lost a falsifier (or the
+test mistyped its id) and the test now guards nothing anybody reads.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from pv.context import LintContext
+from pv.diagnostics import Diagnostic
+
+
+def check(ctx: LintContext) -> list[Diagnostic]:
+    declared = {ft.id for lc in ctx.repo_contracts if lc.contract is not None
+                for ft in lc.contract.falsification_tests}
+    out = []
+    for marker in ctx.test_index.markers:
+        if marker.falsifier_id in declared:
+            continue
+        close = difflib.get_close_matches(marker.falsifier_id, sorted(declared), n=1)
+        out.append(Diagnostic(
+            file=marker.file, line=marker.line, key_path=marker.target, code="orphans",
+            message=f"test claims falsifier {marker.falsifier_id}, which no contract declares",
+            hint=f"did you mean `{close[0]}`?" if close else "declare it in a contract or remove the marker",
+        ))
+    return out

@@ -1,0 +1,67 @@
+"""Gate 9: references that name repo files point at files (and symbols) that exist, inside the repo.
+
+A reference is treated as a repo path when it has no spaces or URL scheme and either contains a
+slash or ends in a source/data extension; ``path.py::name`` also checks the top-level symbol.
+Citations ("Qwen2 technical report, arXiv:…") and URLs are left alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path, PurePosixPath
+
+from pv.context import LintContext
+from pv.diagnostics import Diagnostic
+
+_EXTENSIONS = (".py", ".yaml", ".yml", ".md", ".json", ".toml", ".txt", ".jsonl", ".tiktoken")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def looks_like_repo_path(ref: str) -> bool:
+    if " " in ref or _SCHEME.match(ref):
+        return False
+    path = ref.split("::", 1)[0]
+    return "/" in path or path.endswith(_EXTENSIONS)
+
+
+def check(ctx: LintContext) -> list[Diagnostic]:
+    out = []
+    for lc, contract in ctx.valid:
+        for i, ref in enumerate(contract.metadata.references):
+            if not looks_like_repo_path(ref):
+                continue
+            problem = _problem(ctx.root, ref)
+            if problem:
+                out.append(ctx.diag(lc, ["metadata", "references", i], problem,
+                                    hint="fix the path (repo-relative) or drop the reference", code="references"))
+    return out
+
+
+def _problem(root: Path, ref: str) -> str | None:
+    file, _, symbol = ref.partition("::")
+    pure = PurePosixPath(file)
+    if pure.is_absolute() or ".." in pure.parts:
+        return f"reference {ref!r} leaves the repository"
+    path = root / pure
+    if not path.exists():
+        return f"referenced file {file!r} does not exist"
+    if symbol and path.suffix == ".py" and symbol not in _top_level_names(path):
+        return f"{file} defines no top-level {symbol!r}"
+    return None
+
+
+def _top_level_names(path: Path) -> set[str]:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names

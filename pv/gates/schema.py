@@ -1,0 +1,10 @@
+"""Gate 1: every file loads and validates against the contract schema."""
+
+from __future__ import annotations
+
+from pv.context import LintContext
+from pv.diagnostics import Diagnostic
+
+
+def check(ctx: LintContext) -> list[Diagnostic]:
+    return [d for lc in ctx.loaded for d in lc.diagnostics]

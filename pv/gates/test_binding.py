@@ -1,0 +1,32 @@
+"""Gate 7: every falsifier's ``test:`` names a test function that really exists.
+
+This is the drift gate: a test renamed months ago leaves its contract citing a ghost. Unresolved
+bindings are errors under ``--strict-test-binding`` and warnings otherwise; each comes with the
+nearest existing name as a suggestion.
+"""
+
+from __future__ import annotations
+
+from pv.binding import BindingKind, parse_binding, resolve
+from pv.context import LintContext
+from pv.diagnostics import Diagnostic, Severity
+
+
+def check(ctx: LintContext) -> list[Diagnostic]:
+    out = []
+    severity = Severity.ERROR if ctx.strict_test_binding else Severity.WARNING
+    for rel, line, message in ctx.test_index.syntax_errors:
+        out.append(Diagnostic(file=rel, line=line, message=f"cannot parse test file: {message}",
+                              code="test-binding", severity=severity))
+    for lc, contract in ctx.valid:
+        for i, ft in enumerate(contract.falsification_tests):
+            binding = parse_binding(ft.test)
+            if binding.kind in (BindingKind.UNBOUND, BindingKind.LIVE):
+                continue
+            res = resolve(binding, ctx.test_index)
+            if res.resolved:
+                continue
+            hint = f"did you mean `{res.suggestion}`?" if res.suggestion else "bind it to an existing test function"
+            out.append(ctx.diag(lc, ["falsification_tests", i, "test"], f"{ft.id}: {res.problem}", hint=hint,
+                                code="test-binding", severity=severity))
+    return out

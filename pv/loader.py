@@ -1,0 +1,177 @@
+"""Read a contract file into a validated model, or into located diagnostics - never a traceback."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from yaml.nodes import Node
+
+from pv.diagnostics import Diagnostic, format_key_path
+from pv.models import Contract
+from pv.yaml_nodes import YamlLoadError, build, compose, locate
+
+
+@dataclass
+class LoadedContract:
+    """A contract file as loaded: the model when it validated, the diagnostics otherwise."""
+
+    path: Path
+    display: str
+    contract: Contract | None = None
+    data: Any = None
+    node: Node | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.contract is not None and not self.diagnostics
+
+    @property
+    def id(self) -> str:
+        if self.contract is not None:
+            return self.contract.metadata.id
+        return self.path.stem
+
+
+def load_contract(path: Path, display: str | None = None) -> LoadedContract:
+    shown = display or str(path)
+    loaded = LoadedContract(path=path, display=shown)
+
+    def fail(message: str, line: int | None = None, col: int | None = None, **kw: Any) -> LoadedContract:
+        loaded.diagnostics.append(Diagnostic(file=shown, line=line, col=col, message=message, code="schema", **kw))
+        return loaded
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return fail("file not found", hint="check the path")
+    except IsADirectoryError:
+        return fail("is a directory, not a contract file", hint="pass contracts/*.yaml")
+    except UnicodeDecodeError as exc:
+        return fail(f"not valid UTF-8 (byte {exc.start})", hint="save the file as UTF-8")
+    except OSError as exc:
+        return fail(f"cannot read: {exc.strerror}")
+
+    try:
+        node = compose(text)
+        if node is None:
+            return fail("empty document", 1, 1, hint="a contract needs at least `metadata:`")
+        data = build(node)
+    except YamlLoadError as exc:
+        return fail(exc.message, exc.line, exc.col, hint=exc.hint)
+    loaded.node, loaded.data = node, data
+
+    if not isinstance(data, dict):
+        line, col = locate(node, []) or (1, 1)
+        return fail(f"top level is a {type(data).__name__}, expected a mapping", line, col,
+                    hint="start with `metadata:`")
+    try:
+        loaded.contract = Contract.model_validate(data)
+    except ValidationError as exc:
+        loaded.diagnostics.extend(_schema_diagnostics(exc, node, shown))
+        return loaded
+
+    stem = path.name.removesuffix(".yaml").removesuffix(".yml")
+    if loaded.contract.metadata.id != stem:
+        line, col = locate(node, ["metadata", "id"]) or (None, None)
+        fail(f"metadata.id {loaded.contract.metadata.id!r} does not match the file name {stem!r}",
+             line, col, key_path="metadata.id", hint=f"set `id: {stem}` or rename the file")
+        loaded.contract = None
+    return loaded
+
+
+def _schema_diagnostics(exc: ValidationError, node: Node, shown: str) -> list[Diagnostic]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = _clean_loc(err["loc"])
+        kind = err["type"]
+        line_col = locate(node, loc, at_key=kind == "extra_forbidden") or (None, None)
+        message, hint = _explain(err, loc)
+        out.append(Diagnostic(file=shown, line=line_col[0], col=line_col[1], key_path=format_key_path(loc),
+                              message=message, hint=hint, code="schema"))
+    return out
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    # pydantic inserts validator names (e.g. 'str', 'function-after[...]') for union members.
+    return tuple(p for p in loc if isinstance(p, int) or not (str(p).endswith("]") or p in {"str", "none"}))
+
+
+def _explain(err: Any, loc: tuple[str | int, ...]) -> tuple[str, str | None]:
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    name = str(loc[-1]) if loc else "document"
+    if kind == "extra_forbidden":
+        allowed = sorted(_fields_at(loc[:-1]))
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"allowed keys: {', '.join(allowed)}"
+        return f"unknown key {name!r}", hint
+    if kind == "missing":
+        return f"missing required key {name!r}", f"add `{name}:`"
+    if kind == "enum":
+        expected = ctx.get("expected", "")
+        options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",") if o.strip(" '")]
+        close = difflib.get_close_matches(str(value), options, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"use one of {expected}"
+        return f"{value!r} is not a valid {name}", hint
+    if kind == "string_pattern_mismatch":
+        pattern = ctx.get("pattern", "")
+        if "FALSIFY" in pattern:
+            hint = "use FALSIFY-<AREA>-NNN, e.g. FALSIFY-TOK-001"
+        elif pattern.startswith("^(0|"):
+            hint = "use a semantic version like 1.2.0 (quote it if YAML reads it as a number)"
+        else:
+            hint = f"must match {pattern}"
+        return f"{value!r} has the wrong form for {name}", hint
+    if kind.startswith("bool"):
+        return f"{value!r} is not a boolean", "write true or false, unquoted"
+    if kind.startswith("date") or kind.startswith("datetime"):
+        return f"{value!r} is not a date", "write YYYY-MM-DD"
+    if kind in {"string_type", "int_type", "float_type", "list_type", "dict_type", "model_type"}:
+        expected = {"string_type": "a string", "int_type": "an integer", "float_type": "a number",
+                    "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping"}[kind]
+        shown = "null" if value is None else type(value).__name__
+        hint = f"quote it: '{value}'" if kind == "string_type" and isinstance(value, int | float) else None
+        return f"expected {expected}, got {shown}", hint
+    if kind in {"too_short", "string_too_short"}:
+        return f"{name} must not be empty", None
+    return err["msg"], None
+
+
+def _fields_at(loc: tuple[str | int, ...]) -> set[str]:
+    """Field names of the model that sits at ``loc``, for did-you-mean hints."""
+    current: Any = Contract
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return set()
+            current = info.annotation
+        else:
+            args = typing.get_args(current)
+            current = args[-1] if args else None
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return set(current.model_fields)
+    return set()
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Optional/Annotated so we reach the model or container type."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = members[0] if len(members) == 1 else tp
+            if len(members) != 1:
+                return tp
+        else:
+            return tp

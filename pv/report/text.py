@@ -1,0 +1,29 @@
+"""Human output with rich: one located line per diagnostic, tables for summaries."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from pv.diagnostics import Diagnostic, Severity
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def print_diagnostics(con: Console, diagnostics: list[Diagnostic]) -> None:
+    for d in diagnostics:
+        color = "red" if d.severity is Severity.ERROR else "yellow"
+        where = f" [dim]at {escape(d.key_path)}[/dim]" if d.key_path else ""
+        hint = f" [cyan](fix: {escape(d.hint)})[/cyan]" if d.hint else ""
+        con.print(f"[bold]{escape(d.location)}[/bold]: [{color}]{d.severity.value}[/{color}]"
+                  f"[dim]\\[{escape(d.code)}][/dim]{where}: {escape(d.message)}{hint}")
+
+
+def table(title: str, columns: list[str]) -> Table:
+    tbl = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        tbl.add_column(column)
+    return tbl

@@ -1,0 +1,107 @@
+"""A static index of the repo's test functions and their ``falsifies`` markers.
+
+Built from the AST alone, so linting never imports or runs project code: a contract can be
+checked on a machine without torch, and a malicious test file cannot run at lint time.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TEST_DIRS = ("falsifiers", "tests")
+
+
+@dataclass(frozen=True)
+class TestFunction:
+    file: str  # repo-relative, forward slashes
+    qualname: str  # "test_x" or "TestClass::test_x"
+    line: int
+
+    @property
+    def name(self) -> str:
+        return self.qualname.rsplit("::", 1)[-1]
+
+    @property
+    def node_id(self) -> str:
+        return f"{self.file}::{self.qualname}"
+
+
+@dataclass(frozen=True)
+class FalsifiesMarker:
+    falsifier_id: str
+    file: str
+    line: int
+    target: str  # the qualname or "<module>" it decorates
+
+
+@dataclass
+class TestIndex:
+    functions: dict[str, dict[str, TestFunction]] = field(default_factory=dict)  # file -> qualname -> fn
+    by_name: dict[str, list[TestFunction]] = field(default_factory=lambda: defaultdict(list))
+    markers: list[FalsifiesMarker] = field(default_factory=list)
+    syntax_errors: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def all_names(self) -> list[str]:
+        return sorted(self.by_name)
+
+
+def scan_tests(root: Path, dirs: tuple[str, ...] = TEST_DIRS) -> TestIndex:
+    index = TestIndex()
+    for top in dirs:
+        base = root / top
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            try:
+                tree = ast.parse(path.read_bytes(), filename=rel)
+            except (SyntaxError, ValueError) as exc:
+                index.syntax_errors.append((rel, getattr(exc, "lineno", None) or 1, str(exc)))
+                continue
+            _index_module(index, rel, tree)
+    return index
+
+
+def _index_module(index: TestIndex, rel: str, tree: ast.Module) -> None:
+    funcs: dict[str, TestFunction] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+            funcs[node.name] = TestFunction(rel, node.name, node.lineno)
+            _collect_markers(index, rel, node.decorator_list, node.name)
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            _collect_markers(index, rel, node.decorator_list, node.name)
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
+                    qual = f"{node.name}::{item.name}"
+                    funcs[qual] = TestFunction(rel, qual, item.lineno)
+                    _collect_markers(index, rel, item.decorator_list, qual)
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets
+        ):
+            values = node.value.elts if isinstance(node.value, ast.List | ast.Tuple) else [node.value]
+            _collect_markers(index, rel, values, "<module>")
+    index.functions[rel] = funcs
+    for fn in funcs.values():
+        index.by_name[fn.name].append(fn)
+
+
+def _collect_markers(index: TestIndex, rel: str, exprs: list[ast.expr], target: str) -> None:
+    for expr in exprs:
+        if not (isinstance(expr, ast.Call) and _is_falsifies(expr.func)):
+            continue
+        for arg in expr.args:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                index.markers.append(FalsifiesMarker(arg.value, rel, expr.lineno, target))
+
+
+def _is_falsifies(func: ast.expr) -> bool:
+    # pytest.mark.falsifies(...) or mark.falsifies(...)
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == "falsifies"
+        and isinstance(func.value, ast.Attribute | ast.Name)
+        and (func.value.attr if isinstance(func.value, ast.Attribute) else func.value.id) == "mark"
+    )

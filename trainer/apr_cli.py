@@ -1,0 +1,40 @@
+"""The ``apr`` console script: one argparse tree over the tokenizer and trainer CLIs.
+
+Each package contributes its subcommands through a ``register(subparsers)`` function that
+must not import heavy modules (torch, tiktoken) at import time, so ``apr --help`` stays fast.
+Every subcommand handler returns an int exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="apr",
+        description="Tokenize corpora into verified token shards and train causal LMs with checked invariants.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from tokenizer.cli import register as register_tokenizer
+    from trainer.cli import register as register_trainer
+
+    register_tokenizer(sub)
+    register_trainer(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("apr: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
