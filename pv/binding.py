@@ -101,8 +101,10 @@ def _resolve_node(binding: Binding, index: TestIndex) -> Resolution:
         return Resolution(binding, target=target)
     local = difflib.get_close_matches(binding.qualname, list(funcs), n=1, cutoff=0.6)
     suggestion = f"{path.as_posix()}::{local[0]}" if local else _suggest(binding.qualname, index)
-    return Resolution(binding, problem=f"no test function {binding.qualname!r} in {binding.file}",
-                      suggestion=suggestion)
+    problem = f"no test function {binding.qualname!r} in {binding.file}"
+    if suggestion is None and funcs:
+        problem += f" (it defines: {', '.join(sorted(funcs)[:5])}{', ...' if len(funcs) > 5 else ''})"
+    return Resolution(binding, problem=problem, suggestion=suggestion)
 
 
 def _resolve_name(binding: Binding, index: TestIndex) -> Resolution:

@@ -125,6 +125,11 @@ def compose(text: str) -> Node | None:
             problem = f"{exc.context}: {exc.problem}"
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
         raise YamlLoadError(f"malformed YAML: {problem}", line, col, "check indentation and quoting") from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        raise YamlLoadError(f"character {exc.character!r} is not allowed in YAML", line, col,
+                            "remove control characters or escape them in a quoted string") from None
     except yaml.YAMLError as exc:
         raise YamlLoadError(f"malformed YAML: {exc}", None, None) from None
 

@@ -20,6 +20,7 @@ from pv.gates import (
     references,
     schema,
     status,
+    summary,
     test_binding,
 )
 
@@ -41,4 +42,5 @@ GATES: list[Gate] = [
     Gate("test-binding", "falsifiers bound to existing tests", test_binding.check),
     Gate("orphans", "no test claims an undeclared falsifier", orphans.check),
     Gate("references", "referenced repo files exist", references.check),
+    Gate("summary", "verification_summary counts are true", summary.check),
 ]

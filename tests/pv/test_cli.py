@@ -1,0 +1,103 @@
+"""The pv CLI: exit codes, and every output format machines read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pv.cli import main
+from tests.pv.conftest import Repo, falsifier, valid_contract
+
+
+def _pv(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def mixed(repo: Repo) -> Repo:
+    repo.write("falsifiers/test_demo.py", "def test_ok():\n    pass\n")
+    repo.contract(valid_contract(falsifiers=[falsifier("FALSIFY-DEMO-001", "falsifiers/test_demo.py::test_ok")]))
+    bad = valid_contract("bad-v1")
+    bad["metadata"]["status"] = "DONE"
+    repo.contract(bad)
+    return repo
+
+
+def test_validate_exit_codes(capsys, mixed: Repo) -> None:
+    good = str(mixed.root / "contracts" / "demo-v1.yaml")
+    bad = str(mixed.root / "contracts" / "bad-v1.yaml")
+    assert _pv(capsys, "validate", "--root", str(mixed.root), good)[0] == 0
+    code, out, _ = _pv(capsys, "validate", "--root", str(mixed.root), good, bad)
+    assert code == 1
+    assert "contracts/bad-v1.yaml:4:11: error[schema] at metadata.status: 'DONE' is not a valid status" in out
+    assert "1/2 contracts valid" in out
+    code, _, err = _pv(capsys, "validate", "--root", str(mixed.root), str(mixed.root / "missing.yaml"))
+    assert code == 2 and "no such file" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["validate"])
+    assert exc.value.code == 2
+
+
+def test_validate_json(capsys, mixed: Repo) -> None:
+    code, out, _ = _pv(capsys, "validate", "--root", str(mixed.root), "--format", "json", str(mixed.root / "contracts"))
+    payload = json.loads(out)
+    assert code == 1
+    assert payload["files"] == 2 and payload["failed"] == 1
+    (diag,) = payload["diagnostics"]
+    assert diag["file"] == "contracts/bad-v1.yaml" and diag["line"] == 4 and diag["key_path"] == "metadata.status"
+
+
+def test_validate_sarif_structure(capsys, mixed: Repo) -> None:
+    contracts = str(mixed.root / "contracts")
+    code, out, _ = _pv(capsys, "validate", "--root", str(mixed.root), "--format", "sarif", contracts)
+    sarif = json.loads(out)
+    assert code == 1 and sarif["version"] == "2.1.0"
+    (result,) = sarif["runs"][0]["results"]
+    assert result["level"] == "error"
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": 4, "startColumn": 11}
+    assert sarif["runs"][0]["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
+
+
+def test_validate_github_annotations(capsys, mixed: Repo) -> None:
+    _, out, _ = _pv(capsys, "validate", "--root", str(mixed.root), "--format", "github", str(mixed.root / "contracts"))
+    assert out.startswith("::error file=contracts/bad-v1.yaml,line=4,col=11,title=pv schema::")
+
+
+def test_lint_table_and_exit(capsys, mixed: Repo) -> None:
+    (mixed.root / "contracts" / "bad-v1.yaml").unlink()
+    code, out, _ = _pv(capsys, "lint", "--root", str(mixed.root), "--strict-test-binding")
+    assert code == 0
+    assert "10/10 gates PASS" in out
+    mixed.write("falsifiers/test_demo.py", "def test_ok_renamed():\n    pass\n")
+    code, out, _ = _pv(capsys, "lint", "--root", str(mixed.root), "--strict-test-binding")
+    assert code == 1
+    assert "9/10 gates PASS" in out
+    assert "did you mean `falsifiers/test_demo.py::test_ok_renamed`?" in out
+
+
+def test_lint_json(capsys, mixed: Repo) -> None:
+    code, out, _ = _pv(capsys, "lint", "--root", str(mixed.root), "--format", "json")
+    payload = json.loads(out)
+    assert code == 1
+    gates = {g["name"]: g for g in payload["gates"]}
+    assert not gates["schema"]["passed"] and gates["orphans"]["passed"]
+
+
+def test_schema_check_detects_drift(capsys, repo: Repo) -> None:
+    assert _pv(capsys, "schema", "--root", str(repo.root), "--check")[0] == 1
+    assert _pv(capsys, "schema", "--root", str(repo.root), "--write")[0] == 0
+    assert _pv(capsys, "schema", "--root", str(repo.root), "--check")[0] == 0
+
+
+def test_console_script_reports_without_traceback(mixed: Repo) -> None:
+    proc = subprocess.run([sys.executable, "-m", "pv.cli", "validate", "contracts/bad-v1.yaml"],
+                          cwd=mixed.root, capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "contracts/bad-v1.yaml:4:11" in proc.stdout

@@ -1,0 +1,107 @@
+"""Loading reports every bad input as a located, one-line diagnostic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pv.loader import load_contract
+from tests.pv.conftest import valid_contract
+
+
+def _load(tmp_path: Path, text: str, name: str = "demo-v1.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return load_contract(path, name)
+
+
+def test_valid_contract_loads(tmp_path: Path) -> None:
+    loaded = _load(tmp_path, yaml.safe_dump(valid_contract()))
+    assert loaded.ok, [d.one_line() for d in loaded.diagnostics]
+    assert loaded.contract.metadata.version == "1.1.0"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "col", "fragment"),
+    [
+        ("a: 1\na: 2\n", 2, 1, "duplicate key 'a' (first defined on line 1)"),
+        ("a: [1, 2\n", 2, 1, "malformed YAML"),
+        ("a: !!python/object:os.system x\n", 1, 4, "unsupported tag"),
+        ("base: &b {x: 1}\nother:\n  <<: *b\n", 3, 3, "merge keys"),
+        ("1: x\n", 1, 1, "is not a string"),
+        ("- a\n- b\n", 1, 1, "top level is a list"),
+        ("", 1, 1, "empty document"),
+    ],
+)
+def test_yaml_problems_are_located(tmp_path: Path, text: str, line: int, col: int, fragment: str) -> None:
+    loaded = _load(tmp_path, text)
+    assert loaded.contract is None
+    assert len(loaded.diagnostics) == 1
+    diag = loaded.diagnostics[0]
+    assert fragment in diag.message
+    assert (diag.line, diag.col) == (line, col)
+
+
+def test_recursive_alias_is_rejected(tmp_path: Path) -> None:
+    loaded = _load(tmp_path, "a: &x [1, *x]\n")
+    assert loaded.contract is None
+    assert "recursive alias" in loaded.diagnostics[0].message
+
+
+def test_invalid_utf8_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "demo-v1.yaml"
+    path.write_bytes(b"metadata:\n  id: \xff\n")
+    diag = load_contract(path).diagnostics[0]
+    assert "UTF-8" in diag.message
+
+
+def test_schema_errors_point_at_the_offending_key(tmp_path: Path) -> None:
+    text = yaml.safe_dump(valid_contract(), sort_keys=False)
+    text = text.replace("  status: DRAFT", "  statuss: DRAFT").replace("ship_blocking: true", "ship_blocking: 'yes'")
+    loaded = _load(tmp_path, text)
+    by_path = {d.key_path: d for d in loaded.diagnostics}
+    unknown = by_path["metadata.statuss"]
+    assert unknown.message == "unknown key 'statuss'"
+    assert unknown.hint == "did you mean `status`?"
+    assert text.splitlines()[unknown.line - 1].strip().startswith("statuss:")
+    assert "missing required key 'status'" in by_path["metadata.status"].message
+    boolean = by_path["falsification_tests[0].ship_blocking"]
+    assert "not a boolean" in boolean.message
+    assert "ship_blocking" in text.splitlines()[boolean.line - 1]
+
+
+def test_enum_typo_gets_a_suggestion(tmp_path: Path) -> None:
+    data = valid_contract()
+    data["metadata"]["status"] = "FUNCTIONL"
+    diag = _load(tmp_path, yaml.safe_dump(data)).diagnostics[0]
+    assert diag.key_path == "metadata.status"
+    assert diag.hint == "did you mean `FUNCTIONAL`?"
+
+
+def test_unquoted_version_number_gets_a_quoting_hint(tmp_path: Path) -> None:
+    text = yaml.safe_dump(valid_contract(), sort_keys=False)
+    text = text.replace("version: 1.1.0\n  status", "version: 1.1\n  status")
+    diag = next(d for d in _load(tmp_path, text).diagnostics if d.key_path == "metadata.version")
+    assert "expected a string" in diag.message
+    assert diag.hint == "quote it: '1.1'"
+
+
+def test_bad_falsifier_id_form(tmp_path: Path) -> None:
+    data = valid_contract()
+    data["falsification_tests"][0]["id"] = "FALSIFY-DEMO-1"
+    diag = _load(tmp_path, yaml.safe_dump(data)).diagnostics[0]
+    assert diag.key_path == "falsification_tests[0].id"
+    assert "FALSIFY-<AREA>-NNN" in diag.hint
+
+
+def test_id_must_match_file_name(tmp_path: Path) -> None:
+    loaded = _load(tmp_path, yaml.safe_dump(valid_contract("other-v1")))
+    assert loaded.contract is None
+    assert "does not match the file name 'demo-v1'" in loaded.diagnostics[0].message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    loaded = load_contract(tmp_path / "nope.yaml")
+    assert loaded.diagnostics[0].message == "file not found"
