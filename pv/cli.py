@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from pv import __version__
-from pv.commands import lint, schema, validate
+from pv.commands import coverage, lint, promote, schema, status, validate, verify
 from pv.commands.common import UsageError
 
-COMMANDS = [validate, lint, schema]
+COMMANDS = [validate, lint, schema, verify, status, promote, coverage]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,11 +7,34 @@ It registers the ``falsifies`` marker so a test can claim the falsifier ids it g
 
 ``pv lint`` reads these markers statically (gate ``orphans``) to find tests that claim
 an id no contract declares.
+
+It also adds ``--pv-ledger``: a plain ``pytest --pv-ledger`` run records, for every contract
+falsifier whose bound test ran, the outcome in the verdict ledger (``.pv/ledger.json`` under the
+repo root, or ``--pv-ledger-file``), exactly as ``pv verify`` would. ``--pv-results`` and
+``--pv-select`` are the internal channel ``pv verify`` uses to drive its one pytest subprocess.
+Nothing here imports more of pv unless one of these options is given.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+_COLLECTOR_NAME = "pv-result-collector"
+_MESSAGE = pytest.StashKey[str]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pv", "provable-train contracts")
+    group.addoption("--pv-ledger", action="store_true", default=False,
+                    help="record the outcome of every contract-bound test that ran in the pv verdict ledger")
+    group.addoption("--pv-ledger-file", default=None, metavar="PATH",
+                    help="ledger file for --pv-ledger (default: <repo root>/.pv/ledger.json)")
+    group.addoption("--pv-results", default=None, metavar="PATH", help="(internal, used by pv verify) write "
+                    "per-test outcomes as JSON to PATH")
+    group.addoption("--pv-select", default=None, metavar="PATH", help="(internal, used by pv verify) run only "
+                    "the node ids listed in the JSON file PATH")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -19,3 +42,43 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "falsifies(*ids): the FALSIFY-<AREA>-NNN ids of contract falsifiers this test guards",
     )
+    wanted = config.getoption("--pv-ledger", False) or config.getoption("--pv-results", None)
+    if not wanted or getattr(config, "workerinput", None) is not None:
+        return  # xdist workers report to the controller, which records
+    import json
+
+    from pv.pytest_collector import ResultCollector
+
+    select_file = config.getoption("--pv-select", None)
+    select = set(json.loads(Path(select_file).read_text(encoding="utf-8"))) if select_file else None
+    config.pluginmanager.register(ResultCollector(select), _COLLECTOR_NAME)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    collector = config.pluginmanager.get_plugin(_COLLECTOR_NAME)
+    if collector is None:
+        return
+    from pv.pytest_results import write_results
+
+    collector.results.exit_status = int(exitstatus)
+    results_file = config.getoption("--pv-results", None)
+    if results_file:
+        write_results(Path(results_file), collector.results)
+    if config.getoption("--pv-ledger", False):
+        from pv.verify import record_pytest_results
+
+        try:
+            message = record_pytest_results(Path(config.rootpath), collector.results,
+                                            config.getoption("--pv-ledger-file", None))
+        except Exception as exc:  # a ledger problem must never hide the test results themselves
+            message = f"could not update the ledger: {exc}"
+        config.stash[_MESSAGE] = message
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    message = config.stash.get(_MESSAGE, None)
+    if message:
+        terminalreporter.write_sep("-", "pv ledger")
+        terminalreporter.write_line(message)

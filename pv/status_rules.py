@@ -1,8 +1,10 @@
 """What each contract status requires, in one table.
 
-``requirements_for`` answers "what is still missing for this contract to hold status S?" from
-what can be seen statically (bindings, evidence folders). ``pv verify``'s ledger adds the
-dynamic half (tests passing at the current commit) in ``pv.promotion``.
+``static_requirements`` answers "what is still missing for this contract to hold status S?" from
+what can be seen statically (bindings, evidence folders): lint gate 6 reports these as errors.
+``pv verify``'s ledger adds the dynamic half (tests passing at the current commit, LIVE evidence
+still matching) in ``pv.promotion``; ``pv promote`` enforces both, and lint warns about the
+dynamic half when a ledger exists.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from pv.models import Contract
 STATUS_RULES: dict[Status, str] = {
     Status.DRAFT: "Schema-valid. Falsifiers may be unbound.",
     Status.PROPOSED: "Every falsifier states rule, prediction and if_fails (schema-enforced).",
-    Status.PARTIAL_ALGORITHM_LEVEL: "At least one falsifier bound to a test.",
-    Status.FUNCTIONAL: "Every falsifier bound (test or LIVE), and every bound non-LIVE test passing in the ledger.",
-    Status.ACTIVE_RUNTIME: "FUNCTIONAL, plus every ship-blocking LIVE falsifier passed with an evidence folder "
-    "under evidence/<contract-id>/ whose recorded hashes still match.",
-    Status.DEPRECATED: "No requirements; the contract is kept for history.",
+    Status.PARTIAL_ALGORITHM_LEVEL: "At least one falsifier bound to a test, with a fresh pass in the ledger.",
+    Status.FUNCTIONAL: "Every falsifier bound (test or LIVE); every test binding resolves and has a fresh pass "
+    "in the ledger (same commit, no uncommitted changes since, same test file content). Skipped is not passed.",
+    Status.ACTIVE_RUNTIME: "FUNCTIONAL, plus every ship-blocking LIVE falsifier passed under `pv verify --live` "
+    "with an evidence folder under evidence/<contract-id>/ whose command, check and artifact hashes still match.",
+    Status.DEPRECATED: "No requirements; the contract is kept for history. Lowering a status never needs evidence.",
 }
 
 

@@ -50,10 +50,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         con = console()
         print_diagnostics(con, report.diagnostics)
-        tbl = table(f"pv lint: {report.files} contract file(s)", ["#", "gate", "result", "errors", "warnings"])
+        tbl = table(f"pv lint: {report.files} contract file(s)", ["#", "gate", "result", "err", "warn", "checks"])
         for i, r in enumerate(report.results, 1):
             verdict = "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]"
-            tbl.add_row(str(i), escape(f"{r.name}: {r.title}"), verdict, str(r.errors), str(r.warnings))
+            tbl.add_row(str(i), r.name, verdict, str(r.errors), str(r.warnings), f"[dim]{escape(r.title)}[/dim]")
         con.print(tbl)
         color = "green" if report.passed else "red"
         con.print(f"[{color}]{passed}/{total} gates PASS[/{color}]")

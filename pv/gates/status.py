@@ -1,17 +1,48 @@
-"""Gate 6: a contract's claimed status is backed by what the repo shows (see pv.status_rules)."""
+"""Gate 6: a contract's claimed status is backed by what the repo shows (rules: pv.status_rules).
+
+Static requirements (bindings, evidence folders) are errors. When a verdict ledger exists
+(``pv verify`` wrote one), a claimed status that the ledger does not support (failing, skipped,
+missing or stale verdicts; LIVE evidence that no longer matches) is a warning: lint stays a
+static check that never runs tests, but it tells you the claim has outrun the evidence.
+"""
 
 from __future__ import annotations
 
 from pv.context import LintContext
-from pv.diagnostics import Diagnostic
+from pv.diagnostics import Diagnostic, Severity
+from pv.ledger import LedgerError, RepoState, ledger_path, read_ledger, repo_state
+from pv.promotion import assess, ledger_requirements
 from pv.status_rules import static_requirements
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:
     out = []
+    state: RepoState | None = None
+    try:
+        ledger = read_ledger(ledger_path(ctx.root))
+        ledger_problem = None
+    except LedgerError as exc:
+        ledger, ledger_problem = None, str(exc)
     for lc, contract in ctx.valid:
         status = contract.metadata.status
         for need in static_requirements(contract, status, ctx.root):
             out.append(ctx.diag(lc, ["metadata", "status"], f"status {status.value} requires more: {need}",
                                 hint="bind the falsifiers / record evidence, or lower the status", code="status"))
+        if ledger_problem is not None:
+            continue
+        if ledger is None:
+            continue  # no ledger yet: nothing dynamic to compare against
+        if state is None:
+            state = repo_state(ctx.root)  # once per lint run: it shells out to git
+        needs = ledger_requirements(assess(contract, ctx.root, ledger, ctx.test_index, state), status, ctx.root)
+        if needs:
+            shown = "; ".join(needs[:5]) + (f"; and {len(needs) - 5} more" if len(needs) > 5 else "")
+            out.append(ctx.diag(lc, ["metadata", "status"],
+                                f"claimed status {status.value} exceeds what the ledger supports: {shown}",
+                                hint="run `pv verify`, fix the failures, or lower the status (`pv status` "
+                                     "shows what is missing)", code="status-ledger", severity=Severity.WARNING))
+    if ledger_problem is not None and ctx.valid:
+        lc = ctx.valid[0][0]
+        out.append(ctx.diag(lc, [], f"ledger not used: {ledger_problem}", code="status-ledger",
+                            severity=Severity.WARNING))
     return out

@@ -1,0 +1,94 @@
+"""``pv coverage [--min PCT] [--ratchet FILE]``: falsifier coverage with a vacuity floor."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.markup import escape
+
+from pv.commands.common import UsageError, add_format, add_root, resolve_root
+from pv.report.text import console, table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "coverage", help="falsifier coverage: bound / declared and passing / bound, with a vacuity floor",
+        description="Measure, per contract and overall, how many declared falsifiers are bound (a resolving "
+                    "test or a LIVE command) and how many bound ones have a fresh pass in the ledger. Fails "
+                    "(exit 1) when fewer falsifiers than --floor were found (a broken scan never reports 0/0 as "
+                    "green), below --min / --min-passing, or below the --ratchet baseline.",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, metavar="CONTRACT",
+                        help="contract files or folders (default: contracts/*.yaml)")
+    parser.add_argument("--min", dest="min_bound", type=_pct, default=None, metavar="PCT",
+                        help="minimum bound coverage in percent (bound / declared)")
+    parser.add_argument("--min-passing", type=_pct, default=None, metavar="PCT",
+                        help="minimum passing coverage in percent (fresh passes / bound)")
+    parser.add_argument("--floor", type=int, default=1, metavar="N",
+                        help="vacuity guard: fail when fewer than N falsifiers are declared or bound (default 1)")
+    parser.add_argument("--ratchet", type=Path, default=None, metavar="FILE",
+                        help="baseline JSON that may only improve: created when missing, raised when beaten")
+    parser.add_argument("--no-update", action="store_true", help="with --ratchet: check only, never write FILE")
+    parser.add_argument("--ledger", type=Path, default=None, metavar="FILE",
+                        help="ledger file (default: .pv/ledger.json under the root)")
+    add_format(parser, ("text", "json"))
+    add_root(parser)
+    parser.set_defaults(func=run)
+
+
+def _pct(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 100")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from pv.context import expand_paths, load_all
+    from pv.coverage import gate, measure, ratchet
+    from pv.ledger import LedgerError, ledger_path, read_ledger, repo_state
+    from pv.testscan import scan_tests
+
+    root = resolve_root(args)
+    if args.floor < 1:
+        raise UsageError("--floor must be at least 1: a floor of 0 would let an empty scan pass")
+    contracts_dir = root / "contracts"
+    raw = args.paths or ([contracts_dir] if contracts_dir.is_dir() else [])
+    missing = [str(p) for p in raw if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    paths = expand_paths(raw)  # may be empty: the vacuity guard, not a usage error, reports that
+    try:
+        ledger = read_ledger(ledger_path(root, args.ledger))
+    except LedgerError as exc:
+        raise UsageError(str(exc)) from None
+    report = measure(load_all(paths, root), root, ledger, scan_tests(root), repo_state(root))
+    gate(report, floor=args.floor, min_bound=args.min_bound, min_passing=args.min_passing)
+    if args.ratchet is not None:
+        target = args.ratchet if args.ratchet.is_absolute() else Path.cwd() / args.ratchet
+        ratchet(report, target, update=not args.no_update)
+    if ledger is None:
+        report.notes.append("no ledger: passing coverage is 0 until `pv verify` runs")
+    if args.format == "json":
+        print(json.dumps({"command": "coverage", "ok": report.ok, "total": report.total.as_dict(),
+                          "contracts": {k: v.as_dict() for k, v in report.by_contract.items()},
+                          "problems": report.problems, "notes": report.notes}, indent=2))
+    else:
+        con = console()
+        tbl = table("pv coverage", ["contract", "declared", "bound", "bound %", "passing", "passing %"])
+        for cid, c in [*report.by_contract.items(), ("TOTAL", report.total)]:
+            tbl.add_row(cid, str(c.declared), f"{c.bound} ({c.live} LIVE)", f"{c.bound_pct:.1f}", str(c.passing),
+                        f"{c.passing_pct:.1f}")
+        con.print(tbl)
+        for note in report.notes:
+            con.print(f"[cyan]note[/cyan]: {escape(note)}")
+        for problem in report.problems:
+            con.print(f"[red]FAIL[/red]: {escape(problem)}")
+        if report.ok:
+            con.print("[green]coverage OK[/green]")
+    return 0 if report.ok else 1

@@ -1,0 +1,73 @@
+"""``pv verify [CONTRACTS] [-k ID] [--live]``: run the bound falsifiers and record verdicts in the ledger."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pv.commands.common import UsageError, add_format, add_root, contract_paths, resolve_root
+from pv.report.text import console, print_diagnostics
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "verify", help="run the falsifiers' bound tests and record verdicts in the ledger",
+        description="Run every selected falsifier's bound pytest test in one pytest subprocess, map the outcomes "
+                    "back to falsifier ids (pass, fail, error, skipped, not-bound, live-not-run) and record them "
+                    "in the verdict ledger (.pv/ledger.json). LIVE: commands run only with --live and leave an "
+                    "evidence folder under evidence/<contract-id>/. Exit 0 when no ship-blocking falsifier "
+                    "fails or errors, 1 otherwise, 2 on a usage error.",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, metavar="CONTRACT",
+                        help="contract files or folders (default: contracts/*.yaml)")
+    parser.add_argument("-k", dest="patterns", action="append", default=[], metavar="FALSIFIER_ID",
+                        help="only this falsifier id (or shell glob, e.g. 'FALSIFY-ARCH-00*'); repeatable")
+    parser.add_argument("--live", action="store_true",
+                        help="also run LIVE: commands from the contracts (shell commands: only for contracts "
+                             "you trust)")
+    parser.add_argument("--junit", type=Path, default=None, metavar="FILE",
+                        help="also write a JUnit XML report (one testcase per falsifier)")
+    parser.add_argument("--ledger", type=Path, default=None, metavar="FILE",
+                        help="ledger file (default: .pv/ledger.json under the root)")
+    parser.add_argument("--no-ledger", action="store_true", help="do not write the ledger")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="limit for the pytest run and for each LIVE command")
+    parser.add_argument("--show-output", action="store_true", help="print pytest's and LIVE commands' output")
+    add_format(parser)
+    add_root(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pv.report import verdicts as render
+    from pv.verify import VerifyError, verify
+
+    root = resolve_root(args)
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    try:
+        report = verify(contract_paths(args.paths, root, default_all=True), root, patterns=args.patterns,
+                        live=args.live, ledger_file=args.ledger, write=not args.no_ledger, timeout_s=args.timeout)
+    except VerifyError as exc:
+        raise UsageError(str(exc)) from None
+    if args.junit is not None:
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_text(render.to_junit(report), encoding="utf-8")
+    if args.format == "json":
+        print(render.to_json(report))
+    elif args.format == "sarif":
+        print(render.to_sarif(report))
+    elif args.format == "github":
+        text = render.render_github_verdicts(report)
+        if text:
+            print(text)
+    else:
+        con = console()
+        print_diagnostics(con, report.diagnostics)
+        if args.show_output and report.pytest_output:
+            con.print(report.pytest_output, markup=False, highlight=False)
+        elif report.pytest_exit not in (None, 0, 1) and report.pytest_output:
+            con.print(f"[yellow]pytest exited {report.pytest_exit}; its output:[/yellow]")
+            con.print(report.pytest_output[-3000:], markup=False, highlight=False)
+        render.print_text(con, report, show_output=args.show_output)
+    return 0 if report.ok else 1

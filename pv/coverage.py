@@ -1,0 +1,134 @@
+"""Falsifier coverage with a vacuity guard and a ratchet.
+
+Two ratios, per contract and overall: *bound* = falsifiers with a resolving test or a LIVE
+command ÷ declared, and *passing* = fresh passes in the ledger ÷ bound. The guard exists because a
+coverage gate once reported 0/0 for months: a scan that finds fewer falsifiers than ``floor`` is a
+failure, never a vacuous 100%. The ratchet file is a committed baseline; coverage may rise
+(pv rewrites the file) but never fall.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pv.binding import BindingKind
+from pv.ledger import Ledger, RepoState, atomic_write_text
+from pv.loader import LoadedContract
+from pv.promotion import assess
+from pv.testscan import TestIndex
+
+
+@dataclass
+class Counts:
+    declared: int = 0
+    bound: int = 0
+    live: int = 0
+    passing: int = 0
+
+    @property
+    def bound_pct(self) -> float:
+        return 100.0 * self.bound / self.declared if self.declared else 0.0
+
+    @property
+    def passing_pct(self) -> float:
+        return 100.0 * self.passing / self.bound if self.bound else 0.0
+
+    def add(self, other: Counts) -> None:
+        self.declared += other.declared
+        self.bound += other.bound
+        self.live += other.live
+        self.passing += other.passing
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {**asdict(self), "bound_pct": round(self.bound_pct, 2), "passing_pct": round(self.passing_pct, 2)}
+
+
+@dataclass
+class CoverageReport:
+    by_contract: dict[str, Counts] = field(default_factory=dict)
+    total: Counts = field(default_factory=Counts)
+    invalid_files: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def measure(loaded: list[LoadedContract], root: Path, ledger: Ledger | None, index: TestIndex,
+            state: RepoState) -> CoverageReport:
+    report = CoverageReport()
+    for lc in loaded:
+        if lc.contract is None:
+            report.invalid_files.append(lc.display)
+            continue
+        counts = Counts()
+        for s in assess(lc.contract, root, ledger, index, state).supports:
+            counts.declared += 1
+            resolved_test = s.kind in (BindingKind.NODE_ID, BindingKind.NAME) and s.unresolved is None
+            if resolved_test or s.kind is BindingKind.LIVE:
+                counts.bound += 1
+                counts.live += s.kind is BindingKind.LIVE
+                counts.passing += s.fresh_pass
+        report.by_contract[lc.contract.metadata.id] = counts
+        report.total.add(counts)
+    return report
+
+
+def gate(report: CoverageReport, *, floor: int, min_bound: float | None, min_passing: float | None) -> None:
+    """Record every threshold the report misses in ``report.problems``."""
+    t = report.total
+    if report.invalid_files:
+        report.problems.append(f"{len(report.invalid_files)} contract file(s) do not validate and were not counted: "
+                               + ", ".join(report.invalid_files))
+    if t.declared < floor or t.bound < floor:
+        report.problems.append(f"vacuity guard: the scan found {t.declared} declared and {t.bound} bound "
+                               f"falsifier(s), fewer than the floor of {floor}; a broken scan must not pass")
+    if min_bound is not None and t.bound_pct + 1e-9 < min_bound:
+        report.problems.append(f"bound coverage {t.bound_pct:.1f}% ({t.bound}/{t.declared}) is below "
+                               f"--min {min_bound:g}%")
+    if min_passing is not None and t.passing_pct + 1e-9 < min_passing:
+        report.problems.append(f"passing coverage {t.passing_pct:.1f}% ({t.passing}/{t.bound}) is below "
+                               f"--min-passing {min_passing:g}%")
+
+
+RATCHET_KEYS = ("declared", "bound", "passing", "bound_pct", "passing_pct")
+
+
+def ratchet(report: CoverageReport, path: Path, *, update: bool = True) -> None:
+    """Compare with the baseline at ``path``: any fall is a problem; a rise rewrites the baseline."""
+    current = report.total.as_dict()
+    if not path.is_file():
+        if update:
+            _write_baseline(path, current)
+            report.notes.append(f"ratchet baseline created at {path}; commit it")
+        else:
+            report.problems.append(f"ratchet file {path} does not exist")
+        return
+    try:
+        baseline = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(baseline, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        report.problems.append(f"ratchet file {path} is unreadable ({exc}); restore it from git")
+        return
+    fell = []
+    for key in ("bound", "passing", "bound_pct", "passing_pct"):
+        old = baseline.get(key)
+        if isinstance(old, int | float) and current[key] + 1e-9 < old:
+            fell.append(f"{key} {current[key]} < baseline {old}")
+    if fell:
+        report.problems.append(f"coverage fell below the ratchet {path}: " + "; ".join(fell))
+        return
+    improved = {k: current[k] for k in RATCHET_KEYS if current[k] != baseline.get(k)}
+    if improved and update:
+        _write_baseline(path, current)
+        report.notes.append(f"ratchet raised in {path} ({', '.join(improved)}); commit it")
+
+
+def _write_baseline(path: Path, values: dict[str, float | int]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps({k: values[k] for k in RATCHET_KEYS}, indent=2) + "\n")

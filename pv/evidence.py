@@ -1,0 +1,194 @@
+"""Evidence folders: what a LIVE run did, kept so a status claim can be audited and re-checked.
+
+Layout: ``evidence/<contract-id>/<UTC timestamp>/`` holding ``record.json`` (machine-readable:
+commands, exit codes, wall times, environment, artifact hashes, metrics, verdicts), a generated
+``README.md`` for people, and per falsifier ``<ID>.stdout.txt`` / ``<ID>.stderr.txt`` /
+``<ID>.metrics.json``. Promotion to ACTIVE_RUNTIME re-hashes the declared artifacts and refuses
+when they no longer match what the evidence was produced from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pv.ledger import atomic_write_text, sha256_file
+
+EVIDENCE_DIR = "evidence"
+
+
+class UnsafePath(ValueError):
+    """A contract-supplied path that is absolute or leaves the repository."""
+
+
+def safe_repo_path(root: Path, rel: str) -> Path:
+    """``root / rel``, refusing absolute paths and anything (symlinks included) that escapes ``root``."""
+    candidate = Path(rel)
+    if candidate.is_absolute() or rel.startswith("~"):
+        raise UnsafePath(f"{rel!r} is absolute; contract paths must be relative to the repository root")
+    full = (root / candidate).resolve()
+    try:
+        full.relative_to(root.resolve())
+    except ValueError:
+        raise UnsafePath(f"{rel!r} resolves outside the repository ({full})") from None
+    return full
+
+
+class FalsifierRun(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    command: str
+    check: str | None = None
+    loss_floor: float | None = None
+    exit_code: int | None = None
+    wall_s: float = 0.0
+    outcome: str
+    reason: str | None = None
+    metrics: dict[str, Any] | None = None
+    artifacts: dict[str, str | None] = Field(default_factory=dict, description="path -> sha256 (None: missing)")
+    stdout: str | None = None
+    stderr: str | None = None
+
+
+class EvidenceRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    contract_id: str
+    contract_file: str
+    contract_sha256: str | None = None
+    commit: str | None = None
+    worktree: str | None = None
+    started_at: dt.datetime
+    environment: dict[str, str | None] = Field(default_factory=dict)
+    runs: list[FalsifierRun] = Field(default_factory=list)
+
+
+def new_run_folder(root: Path, contract_id: str, when: dt.datetime) -> Path:
+    """A fresh ``evidence/<contract-id>/<UTC timestamp>/`` (suffixed when two runs share a second)."""
+    base = root / EVIDENCE_DIR / contract_id
+    stamp = when.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder, n = base / stamp, 1
+    while folder.exists():
+        folder, n = base / f"{stamp}-{n}", n + 1
+    folder.mkdir(parents=True)
+    return folder
+
+
+def environment() -> dict[str, str | None]:
+    """Versions and device, without importing torch (pv must work where torch is absent or slow)."""
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "executable": sys.executable,
+        "torch": version("torch"),
+        "pv": version("provable-train"),
+        "device": _device(),
+    }
+
+
+def _device() -> str:
+    if shutil.which("nvidia-smi") is None:
+        return "cpu (no nvidia-smi)"
+    try:
+        proc = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (nvidia-smi failed)"
+    lines = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+    return "; ".join(lines) if proc.returncode == 0 and lines else "cpu (nvidia-smi found no GPU)"
+
+
+def write_record(folder: Path, record: EvidenceRecord) -> None:
+    atomic_write_text(folder / "record.json", record.model_dump_json(indent=2) + "\n")
+    atomic_write_text(folder / "README.md", render_readme(record))
+
+
+def render_readme(record: EvidenceRecord) -> str:
+    env = record.environment
+    lines = [
+        f"# Evidence: {record.contract_id}",
+        "",
+        f"Recorded by `pv verify --live` at {record.started_at.isoformat()} for `{record.contract_file}` "
+        f"(sha256 `{(record.contract_sha256 or 'unknown')[:16]}…`), commit `{record.commit or 'not in git'}`"
+        + (" with uncommitted changes" if record.worktree not in (None, "clean") else "") + ".",
+        "",
+        f"Environment: Python {env.get('python')}, torch {env.get('torch') or 'not installed'}, "
+        f"device {env.get('device')}, {env.get('platform')}.",
+        "",
+        "| falsifier | outcome | exit | wall (s) | check | reason |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for run in record.runs:
+        cells = [run.id, run.outcome.upper(), str(run.exit_code), f"{run.wall_s:.2f}", f"`{run.check}`"
+                 if run.check else "", (run.reason or "").replace("|", "\\|").replace("\n", " ")]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Per falsifier: `<ID>.stdout.txt`, `<ID>.stderr.txt` and, when declared, `<ID>.metrics.json`.",
+              "Artifact hashes (sha256) are in `record.json`; `pv promote` re-checks them before trusting "
+              "this folder.", ""]
+    for run in record.runs:
+        lines.append(f"## {run.id}\n\n```\n{run.command}\n```\n")
+        for path, digest in run.artifacts.items():
+            lines.append(f"- `{path}`: {digest or 'MISSING'}")
+        if run.artifacts:
+            lines.append("")
+    return "\n".join(lines)
+
+
+def read_record(folder: Path) -> EvidenceRecord:
+    try:
+        return EvidenceRecord.model_validate_json((folder / "record.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{folder}/record.json is missing") from None
+    except (OSError, ValidationError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{folder}/record.json is unreadable: {str(exc).splitlines()[0]}") from None
+
+
+def evidence_problems(root: Path, folder_rel: str | None, falsifier_id: str, command: str | None,
+                      check: str | None, artifacts: list[str]) -> list[str]:
+    """Why the evidence for ``falsifier_id`` cannot back a claim today (empty when it still can)."""
+    if not folder_rel:
+        return ["no evidence folder recorded in the ledger"]
+    try:
+        folder = safe_repo_path(root, folder_rel)
+        record = read_record(folder)
+    except (UnsafePath, ValueError) as exc:
+        return [str(exc)]
+    run = next((r for r in record.runs if r.id == falsifier_id), None)
+    if run is None:
+        return [f"{folder_rel}/record.json has no run of {falsifier_id}"]
+    problems = []
+    if run.outcome != "pass":
+        problems.append(f"{folder_rel} records {run.outcome}, not pass")
+    if command is not None and run.command != command:
+        problems.append(f"the LIVE command changed since {folder_rel} was recorded")
+    if (check or None) != (run.check or None):
+        problems.append(f"the check changed since {folder_rel} was recorded")
+    for rel in sorted(set(artifacts) | set(run.artifacts)):
+        if rel not in run.artifacts:
+            problems.append(f"artifact {rel} is declared now but was not hashed in {folder_rel}")
+            continue
+        try:
+            current = sha256_file(safe_repo_path(root, rel))
+        except UnsafePath as exc:
+            problems.append(str(exc))
+            continue
+        if current != run.artifacts[rel]:
+            problems.append(f"artifact {rel} no longer matches the hash in {folder_rel}")
+    return problems

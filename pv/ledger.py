@@ -1,0 +1,206 @@
+"""The verdict ledger: what happened the last time each falsifier was run, and against what code.
+
+``pv verify`` (and ``pytest --pv-ledger``) write it; ``pv status``, ``pv promote``, ``pv coverage``
+and lint gate 6 read it. An entry only supports a status claim while it is *fresh*: recorded at
+the current git commit with the same uncommitted changes, against the same test file content and
+the same binding. A pass recorded before someone edited the code proves nothing about the edit.
+
+The file (``.pv/ledger.json`` by default, gitignored) is replaced atomically, so a crashed or
+concurrent run leaves either the old ledger or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import subprocess
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+LEDGER_PATH = Path(".pv") / "ledger.json"
+LEDGER_VERSION = 1
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"  # setup/collection error, unresolved binding, a check that cannot be evaluated
+    SKIPPED = "skipped"  # always carries the skip reason
+    NOT_BOUND = "not-bound"
+    LIVE_NOT_RUN = "live-not-run"
+
+    @property
+    def failed(self) -> bool:
+        return self in (Outcome.FAIL, Outcome.ERROR)
+
+
+class LedgerEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    falsifier_id: str
+    contract_id: str
+    outcome: Outcome
+    reason: str | None = None
+    ship_blocking: bool = True
+    binding: str | None = None
+    node_id: str | None = None
+    duration_s: float = 0.0
+    commit: str | None = None
+    worktree: str | None = Field(default=None, description="sha256 of `git diff HEAD` when verified; "
+                                                           "'clean' for no uncommitted changes")
+    contract_file: str | None = None
+    contract_sha256: str | None = None
+    test_file: str | None = None
+    test_sha256: str | None = None
+    evidence: str | None = Field(default=None, description="repo-relative evidence folder (LIVE runs)")
+    recorded_at: dt.datetime
+    source: str = "pv verify"
+
+
+class Ledger(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: int = LEDGER_VERSION
+    updated_at: dt.datetime | None = None
+    entries: dict[str, LedgerEntry] = Field(default_factory=dict)
+
+    def merged(self, new: list[LedgerEntry]) -> Ledger:
+        """A copy with ``new`` replacing older entries of the same falsifier ids."""
+        entries = dict(self.entries)
+        for entry in new:
+            old = entries.get(entry.falsifier_id)
+            if entry.outcome is Outcome.LIVE_NOT_RUN and old is not None and old.evidence is not None \
+                    and old.binding == entry.binding:
+                continue  # a run without --live must not erase the verdict of the last LIVE run
+            entries[entry.falsifier_id] = entry
+        return Ledger(updated_at=utc_now(), entries=dict(sorted(entries.items())))
+
+
+class LedgerError(Exception):
+    """The ledger file exists but cannot be read; the message says how to recover."""
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def ledger_path(root: Path, override: Path | None = None) -> Path:
+    if override is None:
+        return root / LEDGER_PATH
+    return override if override.is_absolute() else root / override
+
+
+def read_ledger(path: Path) -> Ledger | None:
+    """The ledger at ``path``, or None when there is none yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot read the ledger: {exc.strerror}") from None
+    try:
+        return Ledger.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise LedgerError(f"{path}: not a pv ledger ({first['msg']} at {'.'.join(map(str, first['loc']))}); "
+                          "delete it and run `pv verify` again") from None
+
+
+def write_ledger(path: Path, ledger: Ledger) -> None:
+    """Write atomically: a temp file in the same folder, fsync, then rename over the old one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, ledger.model_dump_json(indent=2) + "\n")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def update_ledger(path: Path, entries: list[LedgerEntry]) -> Ledger:
+    """Merge ``entries`` into the ledger at ``path`` (an unreadable old ledger is replaced)."""
+    try:
+        old = read_ledger(path) or Ledger()
+    except LedgerError:
+        old = Ledger()
+    ledger = old.merged(entries)
+    write_ledger(path, ledger)
+    return ledger
+
+
+def sha256_file(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+class RepoState(BaseModel):
+    """Which code a verdict is about: the commit plus a digest of uncommitted tracked changes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    commit: str | None = None
+    worktree: str | None = None
+
+
+def repo_state(root: Path) -> RepoState:
+    """The git commit and worktree digest of ``root``; both None outside git or without git."""
+    root = root.resolve()
+    commit = _git(root, "rev-parse", "HEAD")
+    if commit is None:
+        return RepoState()
+    diff = _git(root, "diff", "HEAD", "--binary", "--", ".", ":(exclude).pv", raw=True)
+    worktree = "clean" if not diff else hashlib.sha256(diff.encode("utf-8", "surrogateescape")).hexdigest()
+    return RepoState(commit=commit.strip(), worktree=worktree)
+
+
+def _git(root: Path, *args: str, raw: bool = False) -> str | None:
+    try:
+        proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30,
+                              errors="surrogateescape", check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout if raw else proc.stdout.strip() or None
+
+
+def staleness(entry: LedgerEntry, state: RepoState, *, current_test_sha: str | None,
+              current_node_id: str | None) -> str | None:
+    """Why ``entry`` no longer describes the code in front of us, or None when it is fresh."""
+    if current_node_id is not None and entry.node_id != current_node_id:
+        return f"recorded for {entry.node_id or 'another binding'}, now bound to {current_node_id}"
+    if state.commit is not None:
+        if entry.commit != state.commit:
+            was = entry.commit[:10] if entry.commit else "no commit"
+            return f"recorded at {was}, HEAD is {state.commit[:10]}"
+        if entry.worktree != state.worktree:
+            return "uncommitted changes since it was recorded"
+    if current_test_sha is not None and entry.test_sha256 != current_test_sha:
+        return f"{entry.test_file or 'the test file'} changed since it was recorded"
+    return None
+
+
+def brief(reason: str | None, limit: int = 240) -> str:
+    """The first line of a (possibly long, multi-line) reason, for one-line displays."""
+    if not reason:
+        return ""
+    line = reason.strip().splitlines()[0] if reason.strip() else ""
+    more = len(reason.strip().splitlines()) > 1
+    if len(line) > limit:
+        return line[: limit - 1] + "…"
+    return line + (" …" if more else "")
+

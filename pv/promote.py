@@ -1,0 +1,129 @@
+"""``pv promote`` as a library: check the promotion rules, then edit the contract's YAML in place.
+
+A refusal lists every missing piece (not just the first), so one ``pv verify`` + fix cycle can
+address all of them. An accepted promotion bumps the minor version, sets ``updated``, and appends
+a changelog entry that names the ledger verdicts and evidence folders it relied on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pv.diagnostics import Severity, display_path
+from pv.enums import Status
+from pv.ledger import Ledger, LedgerError, ledger_path, read_ledger, repo_state
+from pv.lint import lint
+from pv.loader import load_contract
+from pv.promotion import assess, ledger_requirements
+from pv.semver import bump_minor
+from pv.status_rules import static_requirements
+from pv.testscan import scan_tests
+from pv.yaml_edit import EditError, edit_yaml_text, promotion_mutation, write_text_atomic
+
+
+@dataclass
+class PromotionResult:
+    contract_file: str
+    current: Status | None
+    target: Status
+    missing: list[str] = field(default_factory=list)
+    version: str | None = None
+    change: str | None = None
+    diff: str = ""
+    written: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+def promote(path: Path, target: Status, root: Path, *, ledger_file: Path | None = None,
+            date: dt.date | None = None, dry_run: bool = False) -> PromotionResult:
+    shown = display_path(path, root)
+    lc = load_contract(path, shown)
+    result = PromotionResult(shown, lc.contract.metadata.status if lc.contract else None, target)
+    if lc.contract is None:
+        result.missing = [f"the contract does not validate: {d.one_line()}" for d in lc.diagnostics]
+        return result
+    contract, current = lc.contract, lc.contract.metadata.status
+    date = date or dt.date.today()
+    try:
+        ledger = read_ledger(ledger_path(root, ledger_file))
+    except LedgerError as exc:
+        result.missing.append(str(exc))
+        ledger = None
+
+    if target is current:
+        result.missing.append(f"the contract is already {current.value}")
+        return result
+    raising = target is not Status.DEPRECATED and target.rank > current.rank
+    if raising:
+        report = lint([path], root, strict_test_binding=True)
+        for r in report.results:
+            if r.name == "status":
+                continue  # gate 6 judges the *current* claim, which this promotion replaces
+            result.missing += [f"pv lint gate {r.name}: {d.one_line()}" for d in r.diagnostics
+                               if d.severity is Severity.ERROR]
+        result.missing += static_requirements(contract, target, root)
+        if ledger is None and not any("ledger" in m for m in result.missing):
+            result.missing.append(f"no ledger at {display_path(ledger_path(root, ledger_file), root)} "
+                                  "(run `pv verify` first)")
+        assessment = assess(contract, root, ledger, scan_tests(root), repo_state(root))
+        result.missing += ledger_requirements(assessment, target, root)
+    log = contract.metadata.changelog
+    if log and date < log[-1].date:
+        result.missing.append(f"date {date} is before the newest changelog entry ({log[-1].date}); pass --date")
+    if result.missing:
+        return result
+
+    result.version = bump_minor(contract.metadata.version)
+    result.change = _change_text(current, target, ledger, ledger_file, root, contract.metadata.id, raising)
+    text = path.read_text(encoding="utf-8")
+    try:
+        new_text = edit_yaml_text(text, promotion_mutation(target.value, result.version, date, result.change))
+    except EditError as exc:
+        result.missing.append(f"cannot edit {shown}: {exc}")
+        return result
+    result.diff = "".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True),
+                                               fromfile=shown, tofile=shown))
+    check = _validate_text(path, new_text, shown)
+    if check:
+        result.missing.append(f"the edited contract would not validate: {check}")
+        return result
+    if not dry_run:
+        write_text_atomic(path, new_text)
+        result.written = True
+    return result
+
+
+def _change_text(current: Status, target: Status, ledger: Ledger | None, ledger_file: Path | None, root: Path,
+                 contract_id: str, raising: bool) -> str:
+    head = f"Status {current.value} -> {target.value} (pv promote)"
+    if not raising:
+        return head + "; lowering a claim needs no evidence."
+    entries = [e for e in (ledger.entries.values() if ledger else []) if e.contract_id == contract_id]
+    passed = [e for e in entries if e.outcome.value == "pass"]
+    commits = sorted({e.commit[:10] for e in passed if e.commit})
+    where = display_path(ledger_path(root, ledger_file), root)
+    text = f"{head}: {len(passed)}/{len(entries)} falsifier verdicts pass in {where}"
+    text += f" at commit {', '.join(commits)}" if commits else " (not a git checkout)"
+    newest = max((e.recorded_at for e in passed), default=None)
+    if newest is not None:
+        text += f", verified {newest.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    evidence = sorted({e.evidence for e in passed if e.evidence})
+    if evidence and target is Status.ACTIVE_RUNTIME:
+        text += f"; LIVE evidence: {', '.join(evidence)}"
+    return text + "."
+
+
+def _validate_text(path: Path, text: str, shown: str) -> str | None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pv-promote-") as tmp:
+        probe = Path(tmp) / path.name
+        probe.write_text(text, encoding="utf-8")
+        lc = load_contract(probe, shown)
+    return None if lc.ok else "; ".join(d.one_line() for d in lc.diagnostics)

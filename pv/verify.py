@@ -1,0 +1,301 @@
+"""``pv verify`` as a library: run every selected falsifier's bound test, record verdicts in the ledger.
+
+All bound pytest tests run in ONE pytest subprocess (fresh interpreter: no module caching between
+runs, and a crashing test cannot take pv down), driven through pv's own pytest plugin, which
+writes per-node outcomes to a JSON file. Outcomes are then mapped back to falsifier ids: a
+binding covers every parametrization of its test, and any failing case fails the falsifier.
+
+LIVE bindings are shell commands from the contract, i.e. untrusted input: they run only when
+the caller passes ``live=True`` (``pv verify --live``), never from validate or lint.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pv.binding import Binding, BindingKind, Resolution, parse_binding, resolve
+from pv.context import contract_files, load_all
+from pv.diagnostics import Diagnostic
+from pv.ledger import (
+    LedgerEntry,
+    Outcome,
+    RepoState,
+    ledger_path,
+    repo_state,
+    sha256_file,
+    update_ledger,
+    utc_now,
+)
+from pv.loader import LoadedContract
+from pv.models import FalsificationTest
+from pv.pytest_results import CollectedResults, TestRecord, base_node_id
+from pv.testscan import TestIndex, scan_tests
+from pv.yaml_nodes import locate
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One declared falsifier, with its binding resolved statically."""
+
+    contract: LoadedContract
+    position: int
+    falsifier: FalsificationTest
+    binding: Binding
+    resolution: Resolution
+
+    @property
+    def node_id(self) -> str | None:
+        return self.resolution.target.node_id if self.resolution.target else None
+
+    @property
+    def line(self) -> int | None:
+        key = ["falsification_tests", self.position, "test" if self.falsifier.test is not None else "id"]
+        found = locate(self.contract.node, key) if self.contract.node is not None else None
+        return found[0] if found else None
+
+
+@dataclass
+class Verdict:
+    entry: LedgerEntry
+    planned: Planned
+    output: str | None = None  # pytest or LIVE output tail, for people
+
+
+@dataclass
+class ContractVerdicts:
+    contract: LoadedContract
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def passed(self) -> int:
+        return sum(v.entry.outcome is Outcome.PASS for v in self.verdicts)
+
+    @property
+    def blocking_failures(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.entry.outcome.failed and v.entry.ship_blocking]
+
+
+@dataclass
+class VerifyReport:
+    contracts: list[ContractVerdicts]
+    diagnostics: list[Diagnostic]
+    ledger_file: Path | None
+    pytest_exit: int | None = None
+    pytest_output: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return [v for c in self.contracts for v in c.verdicts]
+
+    @property
+    def ok(self) -> bool:
+        """No ship-blocking falsifier failed or errored, and every contract loaded."""
+        return not self.diagnostics and not any(c.blocking_failures for c in self.contracts)
+
+
+class VerifyError(Exception):
+    """A selection or environment problem that stops verify before anything runs."""
+
+
+def plan(loaded: list[LoadedContract], index: TestIndex) -> list[Planned]:
+    out = []
+    for lc in loaded:
+        if lc.contract is None:
+            continue
+        for i, ft in enumerate(lc.contract.falsification_tests):
+            binding = parse_binding(ft.test)
+            out.append(Planned(lc, i, ft, binding, resolve(binding, index)))
+    return out
+
+
+def select(planned: list[Planned], patterns: list[str]) -> list[Planned]:
+    """Keep falsifiers whose id matches any pattern (exact id or shell glob, case-insensitive)."""
+    if not patterns:
+        return planned
+    chosen = [p for p in planned if any(fnmatch.fnmatchcase(p.falsifier.id.upper(), pat.upper())
+                                        for pat in patterns)]
+    unmatched = [pat for pat in patterns
+                 if not any(fnmatch.fnmatchcase(p.falsifier.id.upper(), pat.upper()) for p in planned)]
+    if unmatched:
+        raise VerifyError(f"no falsifier matches -k {', '.join(unmatched)} in the selected contracts")
+    return chosen
+
+
+def verify(paths: list[Path], root: Path, *, patterns: list[str] | None = None, live: bool = False,
+           ledger_file: Path | None = None, write: bool = True, timeout_s: float | None = None) -> VerifyReport:
+    start = time.perf_counter()
+    loaded = load_all(paths, root)
+    diagnostics = [d for lc in loaded for d in lc.diagnostics]
+    planned = select(plan(loaded, scan_tests(root)), patterns or [])
+    state = repo_state(root)
+
+    verdicts: dict[int, Verdict] = {}
+    to_run: list[Planned] = []
+    live_runs: list[Planned] = []
+    for p in planned:
+        kind = p.binding.kind
+        if kind is BindingKind.UNBOUND:
+            verdicts[id(p)] = Verdict(make_entry(p, root, state, Outcome.NOT_BOUND, "no `test:` binding"), p)
+        elif kind is BindingKind.LIVE:
+            if live:
+                live_runs.append(p)
+            else:
+                verdicts[id(p)] = Verdict(make_entry(p, root, state, Outcome.LIVE_NOT_RUN,
+                                                 "LIVE command not run; use `pv verify --live` to run it"), p)
+        elif not p.resolution.resolved:
+            hint = f" (did you mean {p.resolution.suggestion}?)" if p.resolution.suggestion else ""
+            verdicts[id(p)] = Verdict(make_entry(p, root, state, Outcome.ERROR,
+                                             f"binding does not resolve: {p.resolution.problem}{hint}"), p)
+        else:
+            to_run.append(p)
+
+    report = VerifyReport([], diagnostics, None)
+    if to_run:
+        results, report.pytest_exit, report.pytest_output = run_pytest(root, to_run, timeout_s=timeout_s)
+        for p in to_run:
+            outcome, reason, duration = outcome_for(p.node_id or "", results, report.pytest_exit)
+            verdicts[id(p)] = Verdict(make_entry(p, root, state, outcome, reason, duration), p)
+    if live_runs:
+        from pv.live import run_live
+
+        for p, entry, output in run_live(live_runs, root, state, timeout_s=timeout_s):
+            verdicts[id(p)] = Verdict(entry, p, output)
+
+    by_contract: dict[str, ContractVerdicts] = {}
+    for lc in loaded:
+        if lc.contract is not None:
+            by_contract.setdefault(lc.display, ContractVerdicts(lc))
+    for p in planned:
+        by_contract[p.contract.display].verdicts.append(verdicts[id(p)])
+    report.contracts = [c for c in by_contract.values() if c.verdicts or not patterns]
+    if write and planned:
+        report.ledger_file = ledger_path(root, ledger_file)
+        update_ledger(report.ledger_file, [v.entry for v in report.verdicts])
+    report.duration_s = round(time.perf_counter() - start, 3)
+    return report
+
+
+def make_entry(p: Planned, root: Path, state: RepoState, outcome: Outcome, reason: str | None = None,
+           duration: float = 0.0, *, source: str = "pv verify", evidence: str | None = None) -> LedgerEntry:
+    target = p.resolution.target
+    return LedgerEntry(
+        falsifier_id=p.falsifier.id, contract_id=p.contract.id, outcome=outcome, reason=reason,
+        ship_blocking=p.falsifier.ship_blocking, binding=p.falsifier.test, node_id=p.node_id,
+        duration_s=round(duration, 6), commit=state.commit, worktree=state.worktree,
+        contract_file=rel_path(p.contract.path, root), contract_sha256=sha256_file(p.contract.path),
+        test_file=target.file if target else None,
+        test_sha256=sha256_file(root / target.file) if target else None,
+        evidence=evidence, recorded_at=utc_now(), source=source,
+    )
+
+
+def rel_path(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def run_pytest(root: Path, planned: list[Planned], *, timeout_s: float | None = None,
+               ) -> tuple[CollectedResults, int | None, str]:
+    """Run the bound tests in one pytest subprocess; return per-node results, exit status, output."""
+    node_ids = sorted({p.node_id for p in planned if p.node_id})
+    files = sorted({n.split("::", 1)[0] for n in node_ids})
+    with tempfile.TemporaryDirectory(prefix="pv-verify-") as tmp:
+        results_file, select_file = Path(tmp) / "results.json", Path(tmp) / "select.json"
+        select_file.write_text(json.dumps(node_ids), encoding="utf-8")
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(root),
+               "--continue-on-collection-errors",
+               "--pv-results", str(results_file), "--pv-select", str(select_file), *files]
+        env = dict(os.environ)
+        if env.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+            cmd[3:3] = ["-p", "pv.pytest_plugin"]
+        try:
+            proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout_s,
+                                  errors="replace", check=False)
+        except subprocess.TimeoutExpired as exc:
+            out = (exc.stdout or "") if isinstance(exc.stdout, str) else ""
+            return CollectedResults(), None, out + f"\npytest timed out after {timeout_s} s"
+        output = proc.stdout + proc.stderr
+        if not results_file.is_file():
+            return CollectedResults(), proc.returncode, output
+        results = CollectedResults.from_json(results_file.read_text(encoding="utf-8"))
+    return results, proc.returncode, output
+
+
+def outcome_for(node_id: str, results: CollectedResults, exit_status: int | None) -> tuple[Outcome, str | None, float]:
+    """Fold every parametrization of ``node_id`` into one outcome (any error, then any fail, wins)."""
+    records = [r for r in results.tests.values() if base_node_id(r.node_id) == node_id]
+    if not records:
+        file = node_id.split("::", 1)[0]
+        for where, message in results.collect_errors.items():
+            if where in ("", ".") or file == where or file.startswith(where.rstrip("/") + "/"):
+                return Outcome.ERROR, f"collection error in {where or 'session'}: {message}", 0.0
+        if exit_status is None:
+            return Outcome.ERROR, "pytest timed out or could not start; see its output", 0.0
+        return Outcome.ERROR, (f"pytest did not run {node_id} (exit status {exit_status}); the test may be "
+                               "defined dynamically or deselected by the repo's pytest config"), 0.0
+    duration = sum(r.duration_s for r in records)
+    for kind in ("error", "fail"):
+        bad = [r for r in records if r.outcome == kind]
+        if bad:
+            return Outcome(kind), _case_reason(bad, records), duration
+    if all(r.outcome == "skipped" for r in records):
+        return Outcome.SKIPPED, records[0].reason or "skipped", duration
+    skipped = [r for r in records if r.outcome == "skipped"]
+    note = f"{len(records) - len(skipped)}/{len(records)} cases passed, {len(skipped)} skipped" if skipped else None
+    return Outcome.PASS, note, duration
+
+
+def _case_reason(bad: list[TestRecord], records: list[TestRecord]) -> str:
+    first = bad[0]
+    if len(records) == 1:
+        return first.reason or first.outcome
+    return f"{len(bad)}/{len(records)} cases: {first.node_id.rsplit('::', 1)[-1]}: {first.reason or first.outcome}"
+
+
+def record_pytest_results(rootpath: Path, results: CollectedResults, ledger_file: str | None) -> str:
+    """``pytest --pv-ledger``: record every contract falsifier whose bound test ran in this session."""
+    from pv.context import find_root
+
+    root = find_root(rootpath)
+    rebased = CollectedResults(
+        tests={_rebase(k, rootpath, root): TestRecord(_rebase(k, rootpath, root), v.outcome, v.reason, v.duration_s)
+               for k, v in results.tests.items()},
+        collect_errors={_rebase(k, rootpath, root): v for k, v in results.collect_errors.items()},
+        exit_status=results.exit_status,
+    )
+    planned = plan(load_all(contract_files(root), root), scan_tests(root))
+    ran = {base_node_id(n) for n in rebased.tests}
+    state = repo_state(root)
+    entries = []
+    for p in planned:
+        if p.node_id and p.node_id in ran:
+            outcome, reason, duration = outcome_for(p.node_id, rebased, rebased.exit_status)
+            entries.append(make_entry(p, root, state, outcome, reason, duration, source="pytest --pv-ledger"))
+    target = ledger_path(root, Path(ledger_file) if ledger_file else None)
+    if not entries:
+        return f"no contract-bound test ran; {target} left unchanged"
+    update_ledger(target, entries)
+    failed = sum(e.outcome.failed for e in entries)
+    return f"recorded {len(entries)} falsifier verdict(s) ({failed} failing) in {target}"
+
+
+def _rebase(node_id: str, rootpath: Path, root: Path) -> str:
+    if rootpath.resolve() == root.resolve() or not node_id:
+        return node_id
+    file, sep, rest = node_id.partition("::")
+    try:
+        rel = (rootpath / file).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return node_id
+    return rel + sep + rest

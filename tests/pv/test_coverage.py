@@ -1,0 +1,98 @@
+"""`pv coverage`: bound and passing ratios, a vacuity floor that makes an empty scan fail, and a ratchet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pv.cli import main
+from pv.ledger import Ledger, LedgerEntry, Outcome, sha256_file, utc_now, write_ledger
+from tests.pv.conftest import Repo, falsifier, valid_contract
+
+T = "falsifiers/test_demo.py"
+
+
+def cov(repo: Repo, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
+    code = main(["coverage", "--root", str(repo.root), "--format", "json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def demo(repo: Repo) -> Repo:
+    repo.write(T, "def test_one():\n    assert True\n\ndef test_two():\n    assert True\n")
+    repo.contract(valid_contract("demo-v1", falsifiers=[
+        falsifier("FALSIFY-DEMO-001", f"{T}::test_one"),
+        falsifier("FALSIFY-DEMO-002", f"{T}::test_two"),
+        falsifier("FALSIFY-DEMO-003", "LIVE: python train.py"),
+        falsifier("FALSIFY-DEMO-004", f"{T}::test_drifted_name"),  # declared but does not resolve
+        falsifier("FALSIFY-DEMO-005"),
+    ]))
+    return repo
+
+
+def test_ratios_count_resolving_bindings_only(demo: Repo, capsys) -> None:
+    code, out = cov(demo, capsys=capsys)
+    assert code == 0
+    assert out["total"] == {"declared": 5, "bound": 3, "live": 1, "passing": 0, "bound_pct": 60.0, "passing_pct": 0.0}
+    assert "no ledger: passing coverage is 0 until `pv verify` runs" in out["notes"]
+
+
+def test_passing_counts_fresh_passes_from_the_ledger(demo: Repo, capsys) -> None:
+    sha = sha256_file(demo.root / T)
+    write_ledger(demo.root / ".pv" / "ledger.json", Ledger().merged([
+        LedgerEntry(falsifier_id="FALSIFY-DEMO-001", contract_id="demo-v1", outcome=Outcome.PASS,
+                    node_id=f"{T}::test_one", test_file=T, test_sha256=sha, recorded_at=utc_now()),
+        LedgerEntry(falsifier_id="FALSIFY-DEMO-002", contract_id="demo-v1", outcome=Outcome.PASS,
+                    node_id=f"{T}::test_two", test_file=T, test_sha256="0" * 64, recorded_at=utc_now()),  # stale
+    ]))
+    code, out = cov(demo, "--min-passing", "50", capsys=capsys)
+    assert out["total"]["passing"] == 1 and out["total"]["passing_pct"] == pytest.approx(33.33)
+    assert code == 1 and out["problems"] == ["passing coverage 33.3% (1/3) is below --min-passing 50%"]
+
+
+@pytest.mark.parametrize("setup", ["no contracts folder", "empty folder", "no falsifiers", "none bound"])
+def test_empty_scan_fails_the_vacuity_guard(repo: Repo, setup: str, capsys) -> None:
+    if setup == "no contracts folder":
+        (repo.root / "contracts").rmdir()
+    elif setup == "no falsifiers":
+        repo.contract(valid_contract("demo-v1", falsifiers=[]))
+    elif setup == "none bound":
+        repo.contract(valid_contract("demo-v1", falsifiers=[falsifier("FALSIFY-DEMO-001")]))
+    code, out = cov(repo, "--min", "0", capsys=capsys)
+    assert code == 1
+    assert any(p.startswith("vacuity guard: the scan found") for p in out["problems"]), out
+
+
+def test_floor_and_min(demo: Repo, capsys) -> None:
+    assert cov(demo, "--floor", "3", "--min", "60", capsys=capsys)[0] == 0
+    code, out = cov(demo, "--floor", "4", "--min", "61", capsys=capsys)
+    assert code == 1
+    assert out["problems"] == [
+        "vacuity guard: the scan found 5 declared and 3 bound falsifier(s), fewer than the floor of 4; "
+        "a broken scan must not pass",
+        "bound coverage 60.0% (3/5) is below --min 61%"]
+    assert main(["coverage", "--root", str(demo.root), "--floor", "0"]) == 2
+
+
+def test_ratchet_is_created_raised_and_never_lowered(demo: Repo, tmp_path: Path, capsys) -> None:
+    baseline = tmp_path / "coverage-baseline.json"
+    code, out = cov(demo, "--ratchet", str(baseline), capsys=capsys)
+    assert code == 0 and json.loads(baseline.read_text())["bound"] == 3
+    contract = demo.root / "contracts" / "demo-v1.yaml"
+    text = contract.read_text()
+    contract.write_text(text.replace("test_drifted_name", "test_one"))  # bind one more
+    code, out = cov(demo, "--ratchet", str(baseline), capsys=capsys)
+    assert code == 0 and json.loads(baseline.read_text())["bound"] == 4 and "ratchet raised" in out["notes"][0]
+    contract.write_text(text)  # back to 3 bound: below the baseline
+    code, out = cov(demo, "--ratchet", str(baseline), capsys=capsys)
+    assert code == 1 and "coverage fell below the ratchet" in out["problems"][0] and "bound 3 < baseline 4" in \
+        out["problems"][0]
+    assert json.loads(baseline.read_text())["bound"] == 4  # a fall never rewrites the baseline
+
+
+def test_text_output(demo: Repo, capsys) -> None:
+    assert main(["coverage", "--root", str(demo.root), "--min", "90"]) == 1
+    out = capsys.readouterr().out
+    assert "TOTAL" in out and "60.0" in out and "FAIL: bound coverage 60.0% (3/5) is below --min 90%" in out

@@ -1,0 +1,121 @@
+"""The verdict ledger: atomic, mergeable, and honest about which code a verdict is about."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pv.diagnostics import Severity
+from pv.ledger import (
+    Ledger,
+    LedgerEntry,
+    LedgerError,
+    Outcome,
+    RepoState,
+    read_ledger,
+    repo_state,
+    staleness,
+    update_ledger,
+    utc_now,
+    write_ledger,
+)
+from pv.lint import lint
+from tests.pv.conftest import Repo, falsifier, valid_contract
+
+
+def entry(fid: str = "FALSIFY-DEMO-001", outcome: Outcome = Outcome.PASS, **kw) -> LedgerEntry:
+    return LedgerEntry(falsifier_id=fid, contract_id="demo-v1", outcome=outcome, recorded_at=utc_now(), **kw)
+
+
+def test_write_read_round_trip_and_merge(tmp_path: Path) -> None:
+    path = tmp_path / ".pv" / "ledger.json"
+    assert read_ledger(path) is None
+    update_ledger(path, [entry("FALSIFY-DEMO-001"), entry("FALSIFY-DEMO-002", Outcome.FAIL, reason="boom")])
+    update_ledger(path, [entry("FALSIFY-DEMO-002", Outcome.PASS)])
+    ledger = read_ledger(path)
+    assert {k: e.outcome for k, e in ledger.entries.items()} == {"FALSIFY-DEMO-001": Outcome.PASS,
+                                                                 "FALSIFY-DEMO-002": Outcome.PASS}
+    assert [p.name for p in path.parent.iterdir()] == ["ledger.json"]
+
+
+def test_live_not_run_does_not_erase_a_recorded_live_verdict() -> None:
+    live = entry(outcome=Outcome.PASS, binding="LIVE: run", evidence="evidence/demo-v1/20260101T000000Z")
+    merged = Ledger().merged([live]).merged([entry(outcome=Outcome.LIVE_NOT_RUN, binding="LIVE: run")])
+    assert merged.entries["FALSIFY-DEMO-001"].outcome is Outcome.PASS
+    changed = merged.merged([entry(outcome=Outcome.LIVE_NOT_RUN, binding="LIVE: run --other")])
+    assert changed.entries["FALSIFY-DEMO-001"].outcome is Outcome.LIVE_NOT_RUN  # a new command: old evidence void
+
+
+def test_corrupt_ledger_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    path.write_text('{"entries": {"X": {"outcome": "maybe"}}}')
+    with pytest.raises(LedgerError, match=r"not a pv ledger .*delete it and run `pv verify` again"):
+        read_ledger(path)
+    update_ledger(path, [entry()])  # recovery: a fresh ledger replaces the unreadable one
+    assert set(read_ledger(path).entries) == {"FALSIFY-DEMO-001"}
+
+
+def test_staleness_rules() -> None:
+    e = entry(commit="a" * 40, worktree="clean", test_sha256="t1", node_id="f.py::t", test_file="f.py")
+    here = RepoState(commit="a" * 40, worktree="clean")
+    assert staleness(e, here, current_test_sha="t1", current_node_id="f.py::t") is None
+    assert "HEAD is bbbbbbbbbb" in staleness(e, RepoState(commit="b" * 40, worktree="clean"),
+                                             current_test_sha="t1", current_node_id="f.py::t")
+    assert staleness(e, RepoState(commit="a" * 40, worktree="d1"), current_test_sha="t1",
+                     current_node_id="f.py::t") == "uncommitted changes since it was recorded"
+    assert "f.py changed" in staleness(e, here, current_test_sha="t2", current_node_id="f.py::t")
+    assert "now bound to f.py::u" in staleness(e, here, current_test_sha="t1", current_node_id="f.py::u")
+
+
+def test_repo_state_tracks_commit_and_uncommitted_changes(tmp_path: Path) -> None:
+    assert repo_state(tmp_path) == RepoState()  # not a git checkout: both unknown, never invented
+    git = ["git", "-c", "user.email=pv@example.invalid", "-c", "user.name=pv"]
+    (tmp_path / "a.py").write_text("x = 1\n")
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "a.py"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], cwd=tmp_path, check=True)
+    clean = repo_state(tmp_path)
+    assert clean.commit and len(clean.commit) == 40 and clean.worktree == "clean"
+    (tmp_path / "a.py").write_text("x = 2\n")
+    dirty = repo_state(tmp_path)
+    assert dirty.commit == clean.commit and dirty.worktree not in (None, "clean")
+    (tmp_path / ".pv").mkdir()
+    (tmp_path / ".pv" / "ledger.json").write_text("{}")  # pv's own output never counts as a change
+    assert repo_state(tmp_path) == dirty
+
+
+def _functional(repo: Repo) -> None:
+    repo.write("falsifiers/test_demo.py", "def test_one():\n    assert True\n")
+    repo.contract(valid_contract("demo-v1", status="FUNCTIONAL",
+                                 falsifiers=[falsifier("FALSIFY-DEMO-001", "falsifiers/test_demo.py::test_one")]))
+
+
+def _status_gate(repo: Repo):
+    report = lint(sorted((repo.root / "contracts").glob("*.yaml")), repo.root, strict_test_binding=True)
+    return next(r for r in report.results if r.name == "status")
+
+
+def test_lint_warns_when_the_claim_outruns_the_ledger(repo: Repo) -> None:
+    _functional(repo)
+    assert _status_gate(repo).diagnostics == []  # no ledger yet: lint stays static
+    write_ledger(repo.root / ".pv" / "ledger.json", Ledger().merged([entry(outcome=Outcome.FAIL, reason="boom",
+                                                                          node_id="falsifiers/test_demo.py::test_one")]))
+    gate = _status_gate(repo)
+    assert gate.passed  # a warning, not an error
+    [diag] = gate.diagnostics
+    assert diag.severity is Severity.WARNING and diag.code == "status-ledger"
+    assert "claimed status FUNCTIONAL exceeds what the ledger supports: FALSIFY-DEMO-001: fail in the ledger: boom" \
+        in diag.message
+    assert diag.line == 4  # metadata.status
+
+
+def test_lint_is_quiet_when_the_ledger_supports_the_claim(repo: Repo) -> None:
+    from pv.ledger import sha256_file
+
+    _functional(repo)
+    write_ledger(repo.root / ".pv" / "ledger.json", Ledger().merged([entry(
+        node_id="falsifiers/test_demo.py::test_one", test_file="falsifiers/test_demo.py",
+        test_sha256=sha256_file(repo.root / "falsifiers" / "test_demo.py"))]))
+    assert _status_gate(repo).diagnostics == []
