@@ -1,0 +1,111 @@
+"""`apr tokenize …` as a user runs it: help, lazy imports, exit codes, --json, located error messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tokenizer.testing import SMALL_SPECIALS, stdlib_documents, truncated_qwen_ranks, write_jsonl, write_ranks
+from trainer.apr_cli import main
+
+DOCS = [t[i : i + 1500] for _, t in stdlib_documents(30_000, start=60) for i in range(0, len(t), 1500)]
+
+
+def test_registering_the_cli_imports_no_heavy_module() -> None:
+    code = (
+        "import argparse, sys\n"
+        "from tokenizer.cli import register\n"
+        "register(argparse.ArgumentParser().add_subparsers())\n"
+        "print([m for m in ('tiktoken', 'tokenizers', 'numpy', 'rich', 'pydantic') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_help_explains_the_shard_format(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["tokenize", "encode-corpus", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for needle in ("little-endian uint32", "never split across shards", "--resume", "--on-error", "--eos-policy"):
+        assert needle in text
+
+
+@pytest.fixture(scope="module")
+def tok_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("cli")
+    ranks = write_ranks(tmp / "r.tiktoken", truncated_qwen_ranks(1024))
+    specials = tmp / "specials.json"
+    specials.write_text(json.dumps({s: 1024 + i for i, s in enumerate(SMALL_SPECIALS)}))
+    out = tmp / "tok"
+    assert main(["tokenize", "import-tiktoken", "--ranks", str(ranks), "--special-tokens", str(specials),
+                 "--output", str(out)]) == 0
+    return out
+
+
+def test_import_tiktoken_json_output(tok_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    ranks = tok_dir.parent / "r.tiktoken"
+    assert main(["tokenize", "import-tiktoken", "--ranks", str(ranks), "--special-tokens", "none", "--pattern", "gpt2",
+                 "--output", str(tmp_path / "t"), "--json"]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert meta["bpe_vocab_count"] == 1024 and meta["merges_count"] == 768 and meta["effective_vocab_count"] == 1024
+    assert main(["tokenize", "import-tiktoken", "--ranks", str(ranks), "--output", str(tmp_path / "t")]) == 2
+    assert "output directory is not empty" in capsys.readouterr().err
+    assert main(["tokenize", "import-tiktoken", "--ranks", str(ranks), "--output", str(tmp_path / "q")]) == 2
+    err = capsys.readouterr().err
+    assert "do not continue the 1024 ranks" in err and "qwen2 preset needs the full Qwen2 ranks" in err
+    assert not (tmp_path / "q").exists()
+
+
+def test_encode_inspect_repair_round_trip(tok_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    rc = main(["tokenize", "encode-corpus", "--corpus", str(corpus), "--tokenizer", str(tok_dir), "--output", str(out),
+               "--workers", "1", "--shard-tokens", "2000", "--json", "--progress", "plain"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["complete"] and summary["shard_count"] >= 3 and summary["totals"]["documents"] == len(DOCS)
+    assert "encode-corpus: 100.0%" in captured.err and "tok/s" in captured.err
+
+    assert main(["tokenize", "inspect", str(out), "--sha256", "--check-ids", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["problems"] == []
+
+    shard = out / "shard-00001.bin"
+    shard.write_bytes(shard.read_bytes() + b"\x00")
+    assert main(["tokenize", "inspect", str(out)]) == 3
+    assert "multiple of 4" in capsys.readouterr().err
+
+    assert main(["tokenize", "repair-manifest", str(out)]) == 0
+    assert "rebuilt" in capsys.readouterr().out
+    assert main(["tokenize", "inspect", str(out)]) == 0
+    assert "repaired" in capsys.readouterr().out
+    assert list(out.glob("manifest.json.bak-*"))
+
+
+def test_errors_are_one_located_line_with_a_fix(tok_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                ) -> None:
+    capsys.readouterr()
+    rc = main(["tokenize", "encode-corpus", "--corpus", str(tmp_path / "nope"), "--tokenizer", str(tok_dir),
+               "--output", str(tmp_path / "o")])
+    assert rc == 2
+    assert capsys.readouterr().err.startswith("apr tokenize encode-corpus: error: ")
+
+    corpus = tmp_path / "bad.jsonl"
+    corpus.write_text('{"text": "fine"}\n{"txt": "wrong field"}\n')
+    rc = main(["tokenize", "encode-corpus", "--corpus", str(corpus), "--tokenizer", str(tok_dir), "--output",
+               str(tmp_path / "o"), "--workers", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "bad.jsonl:2: no 'text' field (keys: txt)" in err and "how to fix:" in err
+
+    rc = main(["tokenize", "encode-corpus", "--corpus", str(corpus), "--tokenizer", str(tok_dir), "--output",
+               str(tmp_path / "o2"), "--workers", "1", "--quiet", "--on-error", "skip"])
+    captured = capsys.readouterr()
+    assert rc == 0 and captured.out == "" and captured.err == ""

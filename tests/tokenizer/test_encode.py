@@ -1,0 +1,172 @@
+"""encode-corpus through the library API: bad input, output-directory rules, resume refusals, engines."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tokenizer.encode import EncodeOptions, encode_corpus
+from tokenizer.errors import CorpusLineError, TokenizeError
+from tokenizer.manifest import Manifest, deterministic_view, read_manifest
+from tokenizer.progress import PlainReporter
+from tokenizer.shards import read_tokens, repair_manifest, verify_output
+from tokenizer.testing import cached_small, stdlib_documents, write_jsonl
+
+DOCS = [t[i : i + 1200] for _, t in stdlib_documents(60_000, start=20) for i in range(0, len(t), 1200)]
+
+
+def _opts(corpus: Path, out: Path, **kw: object) -> EncodeOptions:
+    base: dict[str, object] = {"shard_tokens": 1_500, "progress": "none", "durable": False}
+    base.update(kw)
+    return EncodeOptions(corpus=corpus, tokenizer=cached_small().directory, output=out, **base)  # type: ignore[arg-type]
+
+
+def _run(corpus: Path, out: Path, **kw: object) -> Manifest:
+    return encode_corpus(_opts(corpus, out, **kw), tokenizer=cached_small())
+
+
+def _corpus_with_bad_line(tmp: Path, bad_at: int) -> Path:
+    path = write_jsonl(tmp / "c.jsonl", DOCS)
+    lines = path.read_text().splitlines(keepends=True)
+    lines.insert(bad_at, '{"text": "unterminated\n')
+    lines.insert(bad_at + 1, "\n")
+    path.write_text("".join(lines))
+    return path
+
+
+def test_on_error_fail_names_file_and_line_and_keeps_complete_shards(tmp_path: Path) -> None:
+    corpus = _corpus_with_bad_line(tmp_path, 30)
+    with pytest.raises(CorpusLineError) as err:
+        _run(corpus, tmp_path / "out", chunk_bytes=4096)
+    assert err.value.where == "c.jsonl:31" and "not valid JSON" in err.value.what
+    assert "--on-error skip" in str(err.value)
+    m = read_manifest(tmp_path / "out")
+    assert not m.complete and len(m.shards) >= 2 and verify_output(tmp_path / "out").ok
+    assert m.position.line < 31 and not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_a_failed_run_resumes_with_skip_to_the_same_output(tmp_path: Path) -> None:
+    corpus = _corpus_with_bad_line(tmp_path, 30)
+    with pytest.raises(CorpusLineError):
+        _run(corpus, tmp_path / "out", chunk_bytes=4096)
+    resumed = _run(corpus, tmp_path / "out", chunk_bytes=4096, resume=True, on_error="skip")
+    fresh = _run(corpus, tmp_path / "fresh", on_error="skip")
+    assert deterministic_view(resumed) == deterministic_view(fresh)
+    assert (read_tokens(tmp_path / "out") == read_tokens(tmp_path / "fresh")).all()
+    with pytest.raises(TokenizeError, match="on_error"):  # the reverse could change the output
+        _run(corpus, tmp_path / "fresh", resume=True, on_error="fail")
+
+
+def test_on_error_skip_counts_and_records_lines(tmp_path: Path) -> None:
+    corpus = _corpus_with_bad_line(tmp_path, 30)
+    m = _run(corpus, tmp_path / "out", on_error="skip", chunk_bytes=4096)
+    assert m.complete and m.totals.skipped_lines == 1 and m.totals.blank_lines == 1
+    assert m.totals.documents == len(DOCS)
+    assert [(s.file, s.line) for s in m.skipped] == [("c.jsonl", 31)]
+    f = m.corpus.files[0]  # type: ignore[union-attr]
+    assert f.consumed == (0, f.size) and f.sha256 == hashlib.sha256(corpus.read_bytes()).hexdigest()
+
+
+def test_a_corpus_without_documents_is_an_error(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('\n{"other": 1}\n\n')
+    with pytest.raises(TokenizeError, match="contains no documents"):
+        _run(corpus, tmp_path / "out", on_error="skip")
+
+
+def test_output_directory_rules(tmp_path: Path) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS)
+    out = tmp_path / "out"
+    first = _run(corpus, out)
+    with pytest.raises(TokenizeError, match="already holds an encoded corpus"):
+        _run(corpus, out)
+    again = _run(corpus, out, resume=True)  # complete: nothing to do
+    assert deterministic_view(again) == deterministic_view(first)
+    leftovers = tmp_path / "killed-early"  # a run killed while writing its first manifest and shard
+    leftovers.mkdir()
+    (leftovers / ".manifest.json.tmp-1234").write_text("{")
+    (leftovers / "shard-00000.bin.tmp").write_bytes(b"\x00")
+    assert deterministic_view(_run(corpus, leftovers)) == deterministic_view(first)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes.txt").write_text("x")
+    with pytest.raises(TokenizeError, match="not empty and has no manifest"):
+        _run(corpus, tmp_path / "junk")
+
+
+def _interrupted(tmp: Path) -> tuple[Path, Path]:
+    corpus = write_jsonl(tmp / "c.jsonl", DOCS)
+    out = tmp / "out"
+    _run(corpus, out)
+    m = read_manifest(out)
+    m.complete = False
+    (out / "manifest.json").write_text(m.model_dump_json())
+    return corpus, out
+
+
+def test_resume_refuses_changed_options_corpus_and_shards(tmp_path: Path) -> None:
+    corpus, out = _interrupted(tmp_path)
+    with pytest.raises(TokenizeError, match="options differ from the interrupted run: shard_tokens"):
+        _run(corpus, out, resume=True, shard_tokens=999)
+    with pytest.raises(TokenizeError, match="eos_policy"):
+        _run(corpus, out, resume=True, eos_policy="none")
+    original = corpus.read_bytes()
+    corpus.write_bytes(original.replace(b"def ", b"def  ", 1))
+    with pytest.raises(TokenizeError, match="the corpus changed"):
+        _run(corpus, out, resume=True)
+    corpus.write_bytes(original)
+    shard = out / "shard-00000.bin"
+    shard.write_bytes(shard.read_bytes()[::-1])
+    with pytest.raises(TokenizeError, match=r"shard-00000\.bin does not match the manifest"):
+        _run(corpus, out, resume=True)
+    repair_manifest(out)
+    with pytest.raises(TokenizeError, match="rebuilt from shards"):
+        _run(corpus, out, resume=True)
+
+
+def test_hf_engine_gives_the_same_bytes_as_the_fast_engine(tmp_path: Path) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", [*DOCS, "unicode 中文 e\u0301 <|endoftext|>"])
+    fast = _run(corpus, tmp_path / "fast", workers=2)
+    slow = _run(corpus, tmp_path / "slow", engine="hf")
+    assert fast.run.engine == "tiktoken" and slow.run.engine == "hf-tokenizers"
+    assert deterministic_view(fast) == deterministic_view(slow)
+    assert (read_tokens(tmp_path / "fast") == read_tokens(tmp_path / "slow")).all()
+
+
+def test_missing_eos_token_is_an_error_unless_policy_none(tmp_path: Path) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:3])
+    with pytest.raises(TokenizeError, match="EOS token '<eos>' is not in the tokenizer"):
+        _run(corpus, tmp_path / "a", eos_token="<eos>")
+    assert _run(corpus, tmp_path / "b", eos_token="<eos>", eos_policy="none").totals.eos_tokens == 0
+
+
+def test_special_text_recognize_turns_literal_tokens_into_ids(tmp_path: Path) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", ["a <|im_start|> b"])
+    eot = cached_small().token_id("<|im_start|>")
+    _run(corpus, tmp_path / "o", eos_policy="none")
+    _run(corpus, tmp_path / "r", eos_policy="none", special_text="recognize")
+    assert eot not in read_tokens(tmp_path / "o").tolist()
+    assert eot in read_tokens(tmp_path / "r").tolist()
+
+
+def test_plain_progress_prints_lines_with_rate_and_eta() -> None:
+    stream = io.StringIO()
+    rep = PlainReporter(stream, every_s=0.0)
+    rep.start(1000, 0)
+    rep.update(500, 10, 12_345)
+    rep.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and "50.0%" in lines[0] and "10 docs" in lines[0] and "tok/s" in lines[0]
+    assert "ETA" in lines[0]
+
+
+def test_manifest_is_valid_json_with_schema_name(tmp_path: Path) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:5])
+    _run(corpus, tmp_path / "o")
+    raw = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert raw["format"] == "apr-token-shards" and raw["format_version"] == 1
+    assert raw["tokenizer"]["effective_vocab_count"] == 4099 and raw["producer"].startswith("provable-train")
+    assert raw["verification"]["roundtrip_ok"] and "tiktoken" in raw["run"]["engine_check"]

@@ -1,0 +1,285 @@
+"""``apr tokenize …``: a thin argparse layer over the library API.
+
+Heavy modules (tiktoken, tokenizers, numpy, rich, pydantic models) are imported inside the handlers
+so ``apr --help`` stays fast. Every handler returns an exit code: 0 ok, 2 bad input, 3 verification
+failure (the output must not be used), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EPILOG_ENCODE = """\
+Output: DIR/shard-00000.bin … (little-endian uint32 token ids, no header) and DIR/manifest.json.
+A document (plus its EOS) is never split across shards; a shard is closed at the first document
+boundary at or after --shard-tokens tokens. The manifest is rewritten atomically after every
+shard, so after a crash or kill `--resume` continues and produces byte-identical output.
+
+examples:
+  apr tokenize import-tiktoken --pattern qwen2 --special-tokens qwen2 --output tok/qwen2
+  apr tokenize encode-corpus --corpus data/ --tokenizer tok/qwen2 --output shards/ --workers 4
+  apr tokenize encode-corpus --corpus data/ --tokenizer tok/qwen2 --output shards/ --resume
+  apr tokenize inspect shards/ --sha256
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _emit_json(obj: Any) -> None:
+    json.dump(obj, sys.stdout, indent=2, sort_keys=False, default=str)
+    sys.stdout.write("\n")
+
+
+def _guarded(command: str, fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn library errors into a located message and an exit code instead of a traceback."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from tokenizer.errors import TokenizeError
+
+        try:
+            return fn(args)
+        except TokenizeError as exc:
+            print(f"apr tokenize {command}: error: {exc.render()}", file=sys.stderr)
+            return exc.exit_code
+
+    return handler
+
+
+# -- handlers ---------------------------------------------------------------------------------------
+
+
+def _print_meta(meta: Any, output: Path, as_json: bool) -> None:
+    if as_json:
+        _emit_json({"output": str(output), **meta.model_dump(mode="json")})
+        return
+    print(f"wrote {output}/ tokenizer.json vocab.json merges.txt tokenizer_meta.json")
+    print(f"  BPE entries     {meta.bpe_vocab_count:,}")
+    print(f"  merges          {meta.merges_count:,}")
+    print(f"  added tokens    {meta.added_tokens_count:,}")
+    print(f"  effective vocab {meta.effective_vocab_count:,} (max id {meta.max_token_id:,})")
+    if meta.vocab_size is not None:
+        print(f"  model vocab     {meta.vocab_size:,}")
+    engine = "tiktoken (equivalent)" if meta.fast_engine.eligible else f"HF tokenizers ({meta.fast_engine.reason})"
+    print(f"  encode engine   {engine}")
+    for w in meta.warnings:
+        print(f"  warning: {w}", file=sys.stderr)
+
+
+def _import_hf(args: argparse.Namespace) -> int:
+    from tokenizer.importers import import_hf
+
+    meta = import_hf(args.input, args.output, force=args.force)
+    _print_meta(meta, args.output, args.json)
+    return 0
+
+
+def _import_tiktoken(args: argparse.Namespace) -> int:
+    from tokenizer.importers import import_tiktoken
+
+    meta = import_tiktoken(
+        args.ranks, args.output, pattern=args.pattern, special_tokens=args.special_tokens,
+        normalizer=args.normalizer, model_vocab_size=args.model_vocab_size, force=args.force,
+    )
+    _print_meta(meta, args.output, args.json)
+    return 0
+
+
+def _encode_corpus(args: argparse.Namespace) -> int:
+    from tokenizer.encode import EncodeOptions, default_workers, encode_corpus
+    from tokenizer.progress import make_reporter
+
+    progress = "none" if args.quiet else args.progress
+    opts = EncodeOptions(
+        corpus=args.corpus, tokenizer=args.tokenizer, output=args.output, shard_tokens=args.shard_tokens,
+        text_field=args.text_field, eos_policy=args.eos_policy, eos_token=args.eos_token,
+        workers=args.workers or default_workers(), resume=args.resume, on_error=args.on_error,
+        special_text=args.special_text, engine=args.engine, max_unk_rate=args.max_unk_rate,
+        chunk_bytes=args.chunk_bytes, progress=progress,
+    )
+    try:
+        manifest = encode_corpus(opts, reporter=make_reporter(progress))
+    except KeyboardInterrupt:
+        print(
+            f"apr tokenize encode-corpus: interrupted; {args.output}/manifest.json lists every complete shard, "
+            "continue with the same command plus --resume",
+            file=sys.stderr,
+        )
+        return 130
+    t = manifest.totals
+    if args.json:
+        _emit_json({"output": str(args.output), **manifest.model_dump(mode="json", exclude={"shards", "corpus"}),
+                    "shard_count": len(manifest.shards)})
+    elif not args.quiet:
+        v = manifest.verification
+        print(
+            f"encoded {t.documents:,} documents into {t.tokens:,} tokens in {len(manifest.shards)} shard(s) "
+            f"at {manifest.run.tokens_per_s:,.0f} tokens/s ({manifest.run.engine}, {manifest.run.workers} workers)"
+        )
+        print(f"  skipped lines {t.skipped_lines:,}  blank lines {t.blank_lines:,}  EOS {t.eos_tokens:,}  "
+              f"<unk> {t.unk_tokens:,} (rate {v.unk_rate if v else 0:.4%})")
+        if t.skipped_lines and manifest.skipped:
+            first = manifest.skipped[0]
+            print(f"  first skipped: {first.file}:{first.line}: {first.reason}")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from tokenizer.shards import verify_output
+
+    report = verify_output(args.dir, check_sha=args.sha256, check_ids=args.check_ids)
+    m = report.manifest
+    if args.json:
+        _emit_json({
+            "ok": report.ok, "problems": report.problems, "notes": report.notes,
+            "complete": m.complete, "repaired": m.repaired, "shards": len(m.shards),
+            "totals": m.totals.model_dump(), "tokenizer": m.tokenizer.model_dump() if m.tokenizer else None,
+            "config": m.config.model_dump() if m.config else None,
+            "verification": m.verification.model_dump() if m.verification else None,
+            "run": m.run.model_dump(),
+        })
+    else:
+        t = m.totals
+        state = "complete" if m.complete else ("repaired (no corpus position)" if m.repaired else "INCOMPLETE")
+        print(f"{args.dir}: {state}, {len(m.shards)} shard(s), {t.tokens:,} tokens, {t.documents:,} documents")
+        if m.tokenizer:
+            print(f"  tokenizer {m.tokenizer.sha256[:16]}…  effective vocab {m.tokenizer.effective_vocab_count:,}")
+        if m.config:
+            c = m.config
+            print(f"  eos {c.eos_policy} ({c.eos_token}={c.eos_id})  shard_tokens {c.shard_tokens:,}  "
+                  f"text field {c.text_field!r}  on_error {c.on_error}")
+        print(f"  skipped lines {t.skipped_lines:,}  blank {t.blank_lines:,}  EOS {t.eos_tokens:,}  "
+              f"<unk> {t.unk_tokens:,}")
+        if m.run.engine:
+            print(f"  engine {m.run.engine}: {m.run.engine_check}")
+        print(f"  {m.run.tokens_per_s:,.0f} tokens/s over {m.run.elapsed_s:,.1f} s ({m.run.resumes} resume(s))")
+        checks = "sizes" + (", sha256" if args.sha256 else "") + (", id bound" if args.check_ids else "")
+        for n in report.notes:
+            print(f"  note: {n}")
+        for p in report.problems:
+            print(f"  PROBLEM: {p}", file=sys.stderr)
+        print(f"  shards checked ({checks}): {'OK' if report.ok else f'{len(report.problems)} problem(s)'}")
+    return 0 if report.ok else 3
+
+
+def _repair(args: argparse.Namespace) -> int:
+    from tokenizer.shards import repair_manifest
+
+    manifest, problems = repair_manifest(args.dir, vocab_size=args.vocab_size)
+    if args.json:
+        _emit_json({"shards": len(manifest.shards), "tokens": manifest.totals.tokens, "problems": problems})
+    else:
+        print(f"rebuilt {args.dir}/manifest.json from {len(manifest.shards)} shard(s), "
+              f"{manifest.totals.tokens:,} tokens (marked repaired: not resumable)")
+        for p in problems:
+            print(f"  note: {p}", file=sys.stderr)
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "tokenize", help="import BPE tokenizers and encode JSONL corpora",
+        description="Import byte-level BPE tokenizers and encode JSONL corpora into verified uint32 shards.",
+    )
+    sub = parser.add_subparsers(dest="tokenize_command", required=True, metavar="SUBCOMMAND")
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser("import-hf", help="extract a byte-level BPE tokenizer from an HF model dir",
+                       description="Extract tokenizer.json, vocab.json, merges.txt and tokenizer_meta.json "
+                       "(counts, config.json vocab_size, source sha256, pre-tokenizer pattern).")
+    p.add_argument("--input", type=Path, required=True, help="HF model directory or tokenizer.json file")
+    p.add_argument("--output", type=Path, required=True, help="directory to create (must be empty)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty output directory")
+    p.add_argument("--json", action="store_true", help="print the resulting metadata as JSON")
+    p.set_defaults(func=_guarded("import-hf", _import_hf))
+
+    p = sub.add_parser("import-tiktoken", help="convert tiktoken BPE ranks into the extracted form",
+                       description="Convert a tiktoken rank file into tokenizer.json + vocab.json + merges.txt "
+                       "(merges derived from ranks) + tokenizer_meta.json.")
+    p.add_argument("--ranks", type=Path, default=None,
+                   help="tiktoken rank file; default for qwen2: $APR_QWEN_TIKTOKEN, ../shared/data/qwen.tiktoken, "
+                   "or the dashscope package copy")
+    p.add_argument("--pattern", default="qwen2", help="pre-tokenizer regex: a preset (qwen2, gpt2) or a regex")
+    p.add_argument("--special-tokens", default="qwen2",
+                   help="added tokens: a preset (qwen2, none) or a JSON file mapping text to id")
+    p.add_argument("--normalizer", default="auto", choices=["auto", "nfc", "none"],
+                   help="auto = what the pattern preset publishes (NFC for qwen2)")
+    p.add_argument("--model-vocab-size", type=_positive_int, default=None,
+                   help="the model's embedding rows to record (default 151936 for the qwen2 presets)")
+    p.add_argument("--output", type=Path, required=True, help="directory to create (must be empty)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty output directory")
+    p.add_argument("--json", action="store_true", help="print the resulting metadata as JSON")
+    p.set_defaults(func=_guarded("import-tiktoken", _import_tiktoken))
+
+    p = sub.add_parser("encode-corpus", help="encode JSONL into uint32 token shards + manifest.json",
+                       description="Encode JSONL documents (a file or a directory of *.jsonl / *.jsonl.gz) into "
+                       "token shards, verified and crash-safe.", epilog=EPILOG_ENCODE, formatter_class=fmt)
+    p.add_argument("--corpus", type=Path, required=True, help="JSONL file or directory of *.jsonl[.gz]")
+    p.add_argument("--tokenizer", type=Path, required=True, help="directory made by import-hf/import-tiktoken")
+    p.add_argument("--output", type=Path, required=True, help="output directory (empty, or with --resume)")
+    p.add_argument("--shard-tokens", type=_positive_int, default=1 << 25,
+                   help="close a shard at the first document boundary at or after this many tokens "
+                   "(default 33554432 = 128 MiB)")
+    p.add_argument("--text-field", default="text", help="JSON field holding the document text (default: text)")
+    p.add_argument("--eos-policy", choices=["none", "between", "after"], default="after",
+                   help="EOS after every document (default), only between documents, or never")
+    p.add_argument("--eos-token", default=None, help="EOS token text (default: <|endoftext|> or the meta's)")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes (default: CPU count, at most 8); output is identical for any value")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its manifest")
+    p.add_argument("--on-error", choices=["skip", "fail"], default="fail",
+                   help="bad line (not JSON, no text field, invalid UTF-8): stop (default) or count and skip")
+    p.add_argument("--special-text", choices=["ordinary", "recognize"], default="ordinary",
+                   help="treat '<|endoftext|>' written in a document as plain text (default) or as the token")
+    p.add_argument("--engine", choices=["auto", "tiktoken", "hf"], default="auto",
+                   help="auto: tiktoken when checked equivalent to the HF tokenizer (merge order, probe texts and a "
+                   "corpus sample), else HF tokenizers")
+    p.add_argument("--max-unk-rate", type=_rate, default=0.001, help="refuse above this <unk> share (0.001)")
+    p.add_argument("--chunk-bytes", type=_positive_int, default=1 << 20, help=argparse.SUPPRESS)
+    p.add_argument("--progress", choices=["auto", "rich", "plain", "none"], default="auto",
+                   help="auto: a progress bar on a terminal, a line every 10 s otherwise")
+    p.add_argument("--quiet", action="store_true", help="no progress and no summary (errors still print)")
+    p.add_argument("--json", action="store_true", help="print the final manifest summary as JSON on stdout")
+    p.set_defaults(func=_guarded("encode-corpus", _encode_corpus))
+
+    p = sub.add_parser("inspect", help="summarize a manifest and validate its shards",
+                       description="Print the manifest summary and check every shard against it "
+                       "(names, sizes, size % 4, token totals). Exit 3 on any problem.")
+    p.add_argument("dir", type=Path, help="an encode-corpus output directory")
+    p.add_argument("--sha256", action="store_true", help="also verify every shard's sha256")
+    p.add_argument("--check-ids", action="store_true", help="also read every id and check it is below the vocab")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_guarded("inspect", _inspect))
+
+    p = sub.add_parser("repair-manifest", help="rebuild manifest.json from the shard files alone",
+                       description="Rebuild manifest.json from shard-*.bin (sizes must be multiples of 4); the old "
+                       "manifest is kept as a backup. The result cannot be resumed (no corpus position).")
+    p.add_argument("dir", type=Path, help="an encode-corpus output directory")
+    p.add_argument("--vocab-size", type=_positive_int, default=None, help="also check every id is below this")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_guarded("repair-manifest", _repair))

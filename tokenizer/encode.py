@@ -1,0 +1,221 @@
+"""``encode-corpus``: JSONL documents → uint32 token shards + manifest.json, crash-safe and deterministic.
+
+Design decisions (each one is tested in falsifiers/test_tokenize_*.py):
+
+- **Output is a pure function of (corpus bytes, tokenizer.json, options)**: chunks are processed in
+  corpus order whatever the worker count, and a document (with its EOS) is never split across
+  shards; a shard is closed at the first document boundary at or after ``shard_tokens`` tokens.
+- **Crash safety**: shards are written to ``*.tmp`` and renamed when complete; the manifest is
+  rewritten atomically after every shard with the corpus position just past that shard's last
+  document. ``resume`` continues from that position, so its output is byte-identical to an
+  uninterrupted run.
+- **Verification**: every id is checked against the effective vocab before it is written; a sample
+  of the corpus must round-trip through encode→decode and stay under the unknown-token limit, and
+  the fast engine must match the HF reference on probe texts and that sample, before any shard is
+  written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tokenizer import __version__
+from tokenizer.assembler import ShardAssembler
+from tokenizer.corpus import Chunk, CorpusFile, discover_corpus, iter_chunks
+from tokenizer.engine import PROBE_TEXTS, EngineSpec, TiktokenEngine
+from tokenizer.errors import TokenizeError, VerificationError
+from tokenizer.loader import LoadedTokenizer, load_tokenizer
+from tokenizer.manifest import (
+    MANIFEST_FILE,
+    EncodeConfig,
+    Manifest,
+    RunInfo,
+    Verification,
+    write_manifest,
+)
+from tokenizer.outdir import corpus_info, prepare_output, tokenizer_info
+from tokenizer.preflight import check_roundtrip, choose_engine, sample_documents
+from tokenizer.progress import ProgressMode, QuietReporter, Reporter
+from tokenizer.worker import ChunkResult, init_pool_worker, noop, process_chunk, use_engine
+
+PRODUCER = f"provable-train tokenizer {__version__}"
+DEFAULT_SHARD_TOKENS = 1 << 25
+DEFAULT_EOS_TOKEN = "<|endoftext|>"
+
+
+class EncodeOptions(BaseModel):
+    """Validated options of one encode-corpus run (the CLI builds this from its arguments)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    corpus: Path
+    tokenizer: Path
+    output: Path
+    shard_tokens: int = Field(default=DEFAULT_SHARD_TOKENS, ge=1)
+    text_field: str = Field(default="text", min_length=1)
+    eos_policy: Literal["none", "between", "after"] = "after"
+    eos_token: str | None = None
+    workers: int = Field(default=1, ge=1, le=512)
+    resume: bool = False
+    on_error: Literal["skip", "fail"] = "fail"
+    special_text: Literal["ordinary", "recognize"] = "ordinary"
+    engine: Literal["auto", "tiktoken", "hf"] = "auto"
+    max_unk_rate: float = Field(default=0.001, ge=0.0, le=1.0)
+    chunk_bytes: int = Field(default=1 << 20, ge=1)
+    sample_documents: int = Field(default=32, ge=0)
+    progress: ProgressMode = "auto"
+    durable: bool = Field(
+        default=True, description="fsync shards and manifests; False is still kill-safe but not power-loss-safe"
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _results(chunks: Iterator[Chunk], workers: int, pool: ProcessPoolExecutor | None) -> Iterator[ChunkResult]:
+    """Chunk results in corpus order, with at most ~3 chunks per worker in flight."""
+    if pool is None:
+        for c in chunks:
+            yield process_chunk(c)
+        return
+    window: deque[Future[ChunkResult]] = deque()
+    for c in chunks:
+        window.append(pool.submit(process_chunk, c))
+        if len(window) >= 3 * workers:
+            yield window.popleft().result()
+    while window:
+        yield window.popleft().result()
+
+
+def _pool(workers: int, key: str, spec: EngineSpec, text_field: str) -> ProcessPoolExecutor:
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context(method),
+        initializer=init_pool_worker, initargs=(os.getpid(), key, spec, text_field),
+    )
+    for f in [pool.submit(noop) for _ in range(workers)]:
+        f.result()  # start every worker now, before any progress thread exists
+    return pool
+
+
+def _resolve_eos(opts: EncodeOptions, tok: LoadedTokenizer) -> tuple[str | None, int | None]:
+    if opts.eos_policy == "none":
+        return None, None
+    eos_token = opts.eos_token or (tok.meta.eos_token if tok.meta and tok.meta.eos_token else DEFAULT_EOS_TOKEN)
+    eos_id = tok.token_id(eos_token)
+    if eos_id is None:
+        raise TokenizeError(
+            f"EOS token {eos_token!r} is not in the tokenizer", where=str(tok.directory),
+            fix="pass --eos-token with a token the tokenizer has, or --eos-policy none",
+        )
+    return eos_token, eos_id
+
+
+def _progress_bytes(files: list[CorpusFile], file_index: int, offset: int) -> int:
+    done = sum(f.size for f in files[:file_index])
+    return done + (offset if file_index < len(files) and not files[file_index].gzip else 0)
+
+
+def encode_corpus(
+    opts: EncodeOptions, *, tokenizer: LoadedTokenizer | None = None, reporter: Reporter | None = None
+) -> Manifest:
+    """Encode ``opts.corpus`` into ``opts.output``; returns the final manifest.
+
+    Raises :class:`TokenizeError` for bad input (nothing is written before the preflight passes) and
+    :class:`VerificationError` when the output must not be used.
+    """
+    t0 = time.monotonic()
+    reporter = reporter or QuietReporter()
+    root, files = discover_corpus(opts.corpus)
+    tok = tokenizer or load_tokenizer(opts.tokenizer)
+    eos_token, eos_id = _resolve_eos(opts, tok)
+    config = EncodeConfig(
+        text_field=opts.text_field, eos_policy=opts.eos_policy, eos_token=eos_token, eos_id=eos_id,
+        shard_tokens=opts.shard_tokens, on_error=opts.on_error, special_text=opts.special_text,
+    )
+    tinfo = tokenizer_info(tok)
+    corpus = corpus_info(files)
+    old = prepare_output(opts, config, tinfo, corpus, reporter)
+    if old is not None and old.complete:
+        reporter.note("the manifest says this corpus is already fully encoded; nothing to do")
+        return old
+    for w in tok.warnings:
+        reporter.note(f"warning: {w}")
+
+    samples = sample_documents(files, opts.text_field, opts.sample_documents)
+    engine, engine_check, notes = choose_engine(tok, opts.engine, opts.special_text, [t for _, t in samples])
+    for n in notes:
+        reporter.note(n)
+    probes = [(f"probe text #{i}", t) for i, t in enumerate(PROBE_TEXTS)]
+    sample_unk = check_roundtrip(engine, tok, opts.special_text, samples + probes, opts.max_unk_rate)
+
+    if old is None:
+        manifest = Manifest(
+            producer=PRODUCER, tokenizer=tinfo, config=config, corpus=corpus,
+            verification=Verification(sample_documents=len(samples), roundtrip_ok=True,
+                                      sample_unk_rate=sample_unk, max_unk_rate=opts.max_unk_rate),
+            run=RunInfo(started_at=_now()),
+        )
+    else:
+        manifest = old
+        manifest.config = config  # equal to the old one, except possibly on_error fail -> skip
+        if manifest.verification is not None:
+            manifest.verification.max_unk_rate = opts.max_unk_rate
+        manifest.run.resumes += 1
+    prior_elapsed = manifest.run.elapsed_s
+    manifest.run = manifest.run.model_copy(update={
+        "workers": opts.workers, "engine": engine.name, "engine_check": engine_check,
+        "corpus_root": str(root.resolve()), "tokenizer_dir": str(tok.directory.resolve()),
+        "notes": list(dict.fromkeys(manifest.run.notes + notes + tok.warnings)),
+    })
+    opts.output.mkdir(parents=True, exist_ok=True)  # only now: a refused run leaves nothing behind
+    write_manifest(opts.output, manifest, durable=opts.durable)
+
+    spec = tok.engine_spec("tiktoken" if isinstance(engine, TiktokenEngine) else "hf", opts.special_text)
+    key = f"{tok.sha256}:{spec.kind}:{opts.special_text}:{opts.text_field}"
+    use_engine(key, engine, opts.text_field)
+    pos = manifest.position
+    pool = None
+    try:
+        pool = _pool(opts.workers, key, spec, opts.text_field) if opts.workers > 1 else None
+        manifest.run.setup_s = round(time.monotonic() - t0, 3)
+        asm = ShardAssembler(opts.output, manifest, files, tok, opts, eos_id, time.monotonic(), prior_elapsed)
+        reporter.start(sum(f.size for f in files), _progress_bytes(files, pos.file_index, pos.offset))
+        try:
+            for r in _results(iter_chunks(files, pos.file_index, pos.offset, opts.chunk_bytes), opts.workers, pool):
+                asm.consume(r)
+                reporter.update(_progress_bytes(files, r.file_index, r.end), asm.documents_seen, asm.tokens_seen)
+            final = asm.finish()
+        except BaseException:
+            asm.abort()
+            raise
+    finally:
+        reporter.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)  # no thread may outlive the run (fork safety)
+    v = final.verification
+    assert v is not None
+    if not v.passed:
+        raise VerificationError(
+            f"unknown-token rate {v.unk_rate:.3%} over the corpus exceeds --max-unk-rate {opts.max_unk_rate:.3%}",
+            where=str(opts.output / MANIFEST_FILE),
+            fix="the vocabulary does not cover this corpus; the manifest records verification.passed=false, "
+            "do not train on these shards",
+        )
+    return final
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+

@@ -1,0 +1,216 @@
+"""``import-hf`` and ``import-tiktoken``: produce the extracted tokenizer directory.
+
+Both write the same four files - ``tokenizer.json`` (what engines load), ``vocab.json`` and
+``merges.txt`` (for humans and other tools), and ``tokenizer_meta.json`` last, so a directory with a
+meta file is a complete import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from tokenizer import __version__
+from tokenizer.engine import TiktokenSpec, tiktoken_spec
+from tokenizer.errors import TokenizeError
+from tokenizer.fsutil import atomic_write_bytes, atomic_write_text
+from tokenizer.hf_json import TokenizerDefinition, build_tokenizer_json, check_ids, parse_tokenizer_json
+from tokenizer.loader import TOKENIZER_FILE, check_vocab_format
+from tokenizer.meta import META_FILE, FastEngineCheck, SourceInfo, TokenizerMeta
+from tokenizer.presets import DEFAULT_NORMALIZER, PATTERNS, QWEN2_MODEL_VOCAB_SIZE, SPECIAL_TOKEN_SETS
+from tokenizer.ranks import check_byte_level, derive_merges, load_tiktoken_ranks
+from tokenizer.resources import find_qwen_tiktoken
+
+PRODUCER = f"provable-train tokenizer {__version__}"
+
+
+def _check_output(output: Path, force: bool) -> None:
+    """Checked before any work, so a typo in --output fails in milliseconds, not after the import."""
+    if output.exists() and not output.is_dir():
+        raise TokenizeError("exists and is not a directory", where=str(output))
+    if output.is_dir() and any(output.iterdir()) and not force:
+        raise TokenizeError(
+            "output directory is not empty", where=str(output), fix="choose an empty directory or pass --force"
+        )
+
+
+def _merges_txt(defn: TokenizerDefinition) -> str:
+    return "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in defn.merges)
+
+
+def _guess_eos(specials: dict[str, int], declared: str | None) -> str | None:
+    if "<|endoftext|>" in specials:
+        return "<|endoftext|>"
+    return declared if declared in specials else None
+
+
+def write_extracted(
+    output: Path, data: bytes, defn: TokenizerDefinition, *, source: SourceInfo, vocab_size: int | None,
+    eos_token: str | None, warnings: list[str], fast: TiktokenSpec | str,
+) -> TokenizerMeta:
+    sha = hashlib.sha256(data).hexdigest()
+    if vocab_size is not None and vocab_size < defn.effective_vocab_count:
+        warnings.append(
+            f"model vocab_size {vocab_size} is smaller than the tokenizer's {defn.effective_vocab_count} ids: "
+            "ids at or above vocab_size would index past the embedding table"
+        )
+    meta = TokenizerMeta(
+        producer=PRODUCER,
+        tokenizer_json_sha256=sha,
+        bpe_vocab_count=defn.bpe_vocab_count,
+        merges_count=defn.merges_count,
+        added_tokens_count=defn.added_tokens_count,
+        effective_vocab_count=defn.effective_vocab_count,
+        max_token_id=defn.max_token_id,
+        vocab_size=vocab_size,
+        special_tokens=defn.special_tokens(),
+        eos_token=eos_token,
+        pre_tokenizer_pattern=defn.pattern,
+        normalizer=defn.normalizer_name,
+        source=source,
+        fast_engine=FastEngineCheck(
+            eligible=isinstance(fast, TiktokenSpec),
+            reason=None if isinstance(fast, TiktokenSpec) else fast,
+            tokenizer_json_sha256=sha,
+        ),
+        warnings=warnings,
+    )
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(output / TOKENIZER_FILE, data)
+    vocab = dict(sorted(defn.vocab.items(), key=lambda kv: kv[1]))
+    atomic_write_text(output / "vocab.json", json.dumps(vocab, ensure_ascii=False, indent=0) + "\n")
+    atomic_write_text(output / "merges.txt", _merges_txt(defn))
+    atomic_write_text(output / META_FILE, meta.model_dump_json(indent=2) + "\n")
+    return meta
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        obj = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TokenizeError(f"not valid JSON: {exc}", where=str(path)) from None
+    return obj if isinstance(obj, dict) else None
+
+
+def import_hf(source: Path, output: Path, *, force: bool = False) -> TokenizerMeta:
+    """Extract a byte-level BPE tokenizer from an HF model directory or a tokenizer.json file."""
+    source = Path(source)
+    tj = source / TOKENIZER_FILE if source.is_dir() else source
+    if not tj.is_file():
+        extra = " (found vocab.json/merges.txt only)" if (source / "vocab.json").is_file() else ""
+        raise TokenizeError(
+            f"no tokenizer.json{extra}",
+            where=str(source),
+            fix="pass an HF model directory containing tokenizer.json, or the tokenizer.json file itself",
+        )
+    _check_output(output, force)
+    data = tj.read_bytes()
+    defn = parse_tokenizer_json(data, str(tj))
+    check_ids(defn)
+    warnings = check_vocab_format(defn)
+    try:
+        from tokenizers import Tokenizer
+
+        Tokenizer.from_str(data.decode("utf-8"))
+    except Exception as exc:  # the reference implementation must accept what we extract
+        raise TokenizeError(f"HF tokenizers cannot load this file: {exc}", where=str(tj)) from None
+    config = _read_json(tj.parent / "config.json")
+    tok_config = _read_json(tj.parent / "tokenizer_config.json") or {}
+    vocab_size = config.get("vocab_size") if config else None
+    if vocab_size is not None and (not isinstance(vocab_size, int) or isinstance(vocab_size, bool)):
+        raise TokenizeError(f"vocab_size {vocab_size!r} is not an integer", where=str(tj.parent / "config.json"))
+    declared_eos = tok_config.get("eos_token")
+    if isinstance(declared_eos, dict):
+        declared_eos = declared_eos.get("content")
+    fast = tiktoken_spec(defn)
+    return write_extracted(
+        output, data, defn,
+        source=SourceInfo(kind="hf-tokenizer-json", path=str(tj), sha256=hashlib.sha256(data).hexdigest()),
+        vocab_size=vocab_size,
+        eos_token=_guess_eos(defn.special_tokens(), declared_eos if isinstance(declared_eos, str) else None),
+        warnings=warnings,
+        fast=fast,
+    )
+
+
+def _special_tokens_arg(value: str) -> dict[str, int]:
+    if value in SPECIAL_TOKEN_SETS:
+        return dict(SPECIAL_TOKEN_SETS[value])
+    path = Path(value)
+    obj = _read_json(path)
+    if obj is None or not all(isinstance(k, str) and isinstance(v, int) for k, v in obj.items()):
+        raise TokenizeError(
+            f"--special-tokens {value!r} is neither a preset ({', '.join(SPECIAL_TOKEN_SETS)}) nor a JSON "
+            "file mapping token text to id",
+            fix='write a JSON object like {"<|endoftext|>": 100257}',
+        )
+    return obj
+
+
+def import_tiktoken(
+    ranks_path: Path | None,
+    output: Path,
+    *,
+    pattern: str = "qwen2",
+    special_tokens: str = "qwen2",
+    normalizer: str = "auto",
+    model_vocab_size: int | None = None,
+    force: bool = False,
+) -> TokenizerMeta:
+    """Convert a tiktoken rank file into the extracted form (vocab + merges derived from ranks)."""
+    if ranks_path is None:
+        if pattern != "qwen2":
+            raise TokenizeError("--ranks is required unless --pattern is qwen2", fix="pass --ranks FILE")
+        ranks_path = find_qwen_tiktoken()
+    ranks_path = Path(ranks_path)
+    _check_output(output, force)
+    regex = PATTERNS.get(pattern, pattern)
+    if normalizer == "auto":
+        norm = DEFAULT_NORMALIZER.get(pattern)
+    elif normalizer in ("NFC", "nfc"):
+        norm = "NFC"
+    elif normalizer == "none":
+        norm = None
+    else:
+        raise TokenizeError(f"unknown --normalizer {normalizer!r}", fix="use auto, nfc or none")
+    specials = _special_tokens_arg(special_tokens)
+    ranks = load_tiktoken_ranks(ranks_path)
+    check_byte_level(ranks, str(ranks_path))
+    n = len(ranks)
+    for tok, idx in specials.items():
+        if idx < n:
+            raise TokenizeError(
+                f"special token {tok!r} has id {idx}, which is a BPE rank (ranks are 0..{n - 1})",
+                where=str(ranks_path),
+                fix="special token ids must come after the last rank",
+            )
+    if sorted(specials.values()) != list(range(n, n + len(specials))):
+        raise TokenizeError(
+            f"special token ids {min(specials.values())}..{max(specials.values())} do not continue the {n} ranks "
+            f"(expected {n}..{n + len(specials) - 1})",
+            where=f"--special-tokens {special_tokens}",
+            fix="use a special-token table made for this rank file (the qwen2 preset needs the full Qwen2 ranks)",
+        )
+    merges = derive_merges(ranks, str(ranks_path))
+    obj = build_tokenizer_json(ranks, merges, regex, specials, norm)
+    data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    defn = parse_tokenizer_json(data, str(output / TOKENIZER_FILE))
+    check_ids(defn)
+    if model_vocab_size is None and pattern == "qwen2" and special_tokens == "qwen2":
+        model_vocab_size = QWEN2_MODEL_VOCAB_SIZE
+    fast = tiktoken_spec(defn, check_merges=False)  # merges were derived from these ranks just above
+    return write_extracted(
+        output, data, defn,
+        source=SourceInfo(
+            kind="tiktoken-ranks", path=str(ranks_path),
+            sha256=hashlib.sha256(ranks_path.read_bytes()).hexdigest(),
+        ),
+        vocab_size=model_vocab_size,
+        eos_token=_guess_eos(specials, None),
+        warnings=[],
+        fast=fast,
+    )

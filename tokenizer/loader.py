@@ -1,0 +1,139 @@
+"""Load an extracted tokenizer directory and decide which engine may encode with it.
+
+Loading is where the wrong-vocab-format class of bug is caught first: a vocab.json whose entries
+are raw strings (``" the"``) instead of byte-level spellings (``"Ġthe"``) still loads in HF
+``tokenizers`` and silently turns most text into ``<unk>`` or nothing at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from tokenizer.engine import EngineSpec, SpecialText, TiktokenSpec, tiktoken_spec
+from tokenizer.errors import TokenizeError
+from tokenizer.hf_json import TokenizerDefinition, check_ids, parse_tokenizer_json
+from tokenizer.meta import META_FILE, TokenizerMeta
+
+TOKENIZER_FILE = "tokenizer.json"
+#: More than this share of vocab entries outside the byte alphabet means the vocab is not byte-level.
+MAX_NON_BYTE_LEVEL_SHARE = 0.01
+
+
+@dataclass
+class LoadedTokenizer:
+    directory: Path
+    json_text: str
+    sha256: str
+    definition: TokenizerDefinition
+    meta: TokenizerMeta | None
+    fast: TiktokenSpec | str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def effective_vocab_count(self) -> int:
+        return self.definition.effective_vocab_count
+
+    @property
+    def unk_id(self) -> int | None:
+        unk = self.definition.model.get("unk_token")
+        return None if unk is None else self.token_id(unk)
+
+    def token_id(self, content: str) -> int | None:
+        for t in self.definition.added_tokens:
+            if t.content == content:
+                return t.id
+        return self.definition.vocab.get(content)
+
+    def engine_spec(self, kind: str, special_text: SpecialText) -> EngineSpec:
+        if kind == "tiktoken":
+            if not isinstance(self.fast, TiktokenSpec):
+                raise TokenizeError(
+                    f"the tiktoken engine is not equivalent to this tokenizer: {self.fast}",
+                    where=str(self.directory),
+                    fix="use --engine auto or --engine hf",
+                )
+            return EngineSpec(kind="tiktoken", special_text=special_text, tiktoken=self.fast)
+        return EngineSpec(kind="hf", special_text=special_text, tokenizer_json=self.json_text)
+
+
+def non_byte_level_entries(defn: TokenizerDefinition) -> list[str]:
+    added = {t.content for t in defn.added_tokens}
+    return [tok for tok, raw in defn.vocab_bytes.items() if raw is None and tok not in added]
+
+
+def check_vocab_format(defn: TokenizerDefinition) -> list[str]:
+    """Refuse a vocab that is not spelled in the byte-level alphabet; warn about a few odd entries."""
+    bad = non_byte_level_entries(defn)
+    share = len(bad) / max(1, len(defn.vocab))
+    examples = ", ".join(repr(t) for t in bad[:3])
+    if share > MAX_NON_BYTE_LEVEL_SHARE:
+        raise TokenizeError(
+            f"vocab is not in byte-level format: {len(bad)} of {len(defn.vocab)} entries ({share:.1%}) use "
+            f"characters outside the byte alphabet, e.g. {examples}",
+            where=defn.source,
+            fix="byte-level vocabularies spell a space as 'Ġ' and a newline as 'Ċ'; re-export the tokenizer "
+            "with HF tokenizers, or use import-tiktoken for a raw-bytes rank file",
+        )
+    return [f"{len(bad)} vocab entries are not byte-level strings (e.g. {examples})"] if bad else []
+
+
+def read_tokenizer_json(path: Path) -> tuple[str, bytes]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TokenizeError(f"cannot read: {exc.strerror}", where=str(path)) from None
+    try:
+        return data.decode("utf-8"), data
+    except UnicodeDecodeError:
+        raise TokenizeError("not UTF-8 text", where=str(path)) from None
+
+
+def load_tokenizer(path: Path | str) -> LoadedTokenizer:
+    """Load ``DIR/tokenizer.json`` (+ ``tokenizer_meta.json`` when present) and pick the engine rules."""
+    path = Path(path)
+    directory = path if path.is_dir() else path.parent
+    tj_path = path / TOKENIZER_FILE if path.is_dir() else path
+    if not tj_path.is_file():
+        raise TokenizeError(
+            f"no {TOKENIZER_FILE} found",
+            where=str(path),
+            fix="point --tokenizer at a directory made by `apr tokenize import-hf` or `import-tiktoken`",
+        )
+    text, data = read_tokenizer_json(tj_path)
+    sha = hashlib.sha256(data).hexdigest()
+    defn = parse_tokenizer_json(data, str(tj_path))
+    check_ids(defn)
+    warnings = check_vocab_format(defn)
+    meta: TokenizerMeta | None = None
+    meta_path = directory / META_FILE
+    if meta_path.is_file():
+        try:
+            meta = TokenizerMeta.model_validate_json(meta_path.read_bytes())
+        except ValidationError as exc:
+            raise TokenizeError(
+                f"invalid {META_FILE}: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}",
+                where=str(meta_path),
+                fix="re-run the import command that produced this directory",
+            ) from None
+        if meta.tokenizer_json_sha256 != sha:
+            raise TokenizeError(
+                f"{META_FILE} describes a different tokenizer.json (sha256 {meta.tokenizer_json_sha256[:12]}…, "
+                f"file is {sha[:12]}…)",
+                where=str(meta_path),
+                fix="re-run the import command; tokenizer.json was edited or replaced after import",
+            )
+    if meta is not None and meta.fast_engine.tokenizer_json_sha256 == sha:
+        # The 1-2 s merge re-derivation was done at import time for these exact bytes.
+        fast = tiktoken_spec(defn, check_merges=False) if meta.fast_engine.eligible else (
+            meta.fast_engine.reason or "not eligible"
+        )
+    else:
+        fast = tiktoken_spec(defn)
+    return LoadedTokenizer(
+        directory=directory, json_text=text, sha256=sha, definition=defn, meta=meta, fast=fast,
+        warnings=warnings,
+    )

@@ -1,0 +1,185 @@
+"""``manifest.json`` of an encoded corpus: the pydantic schema, atomic writes, and validated reads.
+
+The manifest is rewritten (atomically) after every completed shard, so at any instant it describes
+exactly the complete shards on disk plus the corpus position a resumed run continues from. Fields that
+legitimately differ between two runs producing identical shards (timings, worker count, paths of the
+machine) live under ``run`` only; :func:`deterministic_view` drops them for comparisons.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tokenizer.errors import TokenizeError
+from tokenizer.fsutil import atomic_write_text
+
+MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = "apr-token-shards"
+MANIFEST_VERSION = 1
+SHARD_PATTERN = "shard-{:05d}.bin"
+MAX_SKIPPED_RECORDS = 1000
+
+
+def shard_name(index: int) -> str:
+    return SHARD_PATTERN.format(index)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Position(_Model):
+    """Corpus position after the last document of the last complete shard.
+
+    ``offset`` is a byte offset into the (decompressed) file, ``line`` the number of lines consumed
+    from it; ``file_index == len(files)`` means the whole corpus was consumed.
+    """
+
+    file_index: int = Field(ge=0)
+    offset: int = Field(ge=0)
+    line: int = Field(ge=0)
+
+
+class CorpusFileEntry(_Model):
+    path: str = Field(description="Relative to the corpus root, '/'-separated.")
+    size: int = Field(ge=0, description="Size on disk in bytes.")
+    sha256: str
+    gzip: bool
+    consumed: tuple[int, int] = Field(
+        default=(0, 0), description="Byte range of the (decompressed) stream covered by complete shards."
+    )
+
+
+class CorpusInfo(_Model):
+    files: list[CorpusFileEntry]
+
+
+class TokenizerInfo(_Model):
+    sha256: str = Field(description="sha256 of tokenizer.json")
+    bpe_vocab_count: int
+    merges_count: int
+    added_tokens_count: int
+    effective_vocab_count: int
+    max_token_id: int
+    vocab_size: int | None = None
+    normalizer: str | None = None
+    unk_id: int | None = None
+
+
+class EncodeConfig(_Model):
+    text_field: str
+    eos_policy: Literal["none", "between", "after"]
+    eos_token: str | None
+    eos_id: int | None
+    shard_tokens: int = Field(ge=1)
+    on_error: Literal["skip", "fail"]
+    special_text: Literal["ordinary", "recognize"]
+    dtype: Literal["uint32-le"] = "uint32-le"
+    boundary: Literal["document"] = Field(
+        default="document",
+        description="A document (with its EOS) is never split across shards; a shard is closed at the first "
+        "document boundary at or after shard_tokens tokens.",
+    )
+
+
+class Counters(_Model):
+    documents: int = 0
+    tokens: int = 0
+    skipped_lines: int = 0
+    blank_lines: int = 0
+    eos_tokens: int = 0
+    unk_tokens: int = 0
+    text_chars: int = 0
+
+
+class ShardEntry(_Model):
+    name: str
+    tokens: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    sha256: str
+    documents: int | None = None
+    first_document: int | None = None
+    end: Position | None = None
+
+
+class SkippedLine(_Model):
+    file: str
+    line: int
+    reason: str
+
+
+class Verification(_Model):
+    sample_documents: int = 0
+    roundtrip_ok: bool = False
+    sample_unk_rate: float = 0.0
+    max_unk_rate: float = 0.0
+    unk_rate: float = 0.0
+    max_token_id_seen: int | None = None
+    passed: bool = Field(
+        default=True, description="False when the corpus-wide unknown-token rate exceeded max_unk_rate: do not train."
+    )
+
+
+class RunInfo(_Model):
+    started_at: str = ""
+    updated_at: str = ""
+    elapsed_s: float = 0.0
+    setup_s: float = 0.0
+    tokens_per_s: float = 0.0
+    resumes: int = 0
+    workers: int = 1
+    engine: str = ""
+    engine_check: str = Field(default="", description="Why this engine: the equivalence evidence or the reason for HF.")
+    corpus_root: str = ""
+    tokenizer_dir: str = ""
+    notes: list[str] = Field(default_factory=list)
+
+
+class Manifest(_Model):
+    format: Literal["apr-token-shards"] = MANIFEST_FORMAT
+    format_version: Literal[1] = MANIFEST_VERSION
+    producer: str
+    complete: bool = False
+    repaired: bool = Field(default=False, description="Rebuilt from shard files alone; cannot be resumed.")
+    tokenizer: TokenizerInfo | None = None
+    config: EncodeConfig | None = None
+    corpus: CorpusInfo | None = None
+    position: Position = Field(default_factory=lambda: Position(file_index=0, offset=0, line=0))
+    totals: Counters = Field(default_factory=Counters)
+    shards: list[ShardEntry] = Field(default_factory=list)
+    skipped: list[SkippedLine] = Field(default_factory=list, description=f"First {MAX_SKIPPED_RECORDS}.")
+    verification: Verification | None = None
+    run: RunInfo = Field(default_factory=RunInfo)
+
+
+def write_manifest(directory: Path, manifest: Manifest, *, durable: bool = True) -> None:
+    atomic_write_text(directory / MANIFEST_FILE, manifest.model_dump_json(indent=2) + "\n", durable=durable)
+
+
+def read_manifest(directory: Path) -> Manifest:
+    path = directory / MANIFEST_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise TokenizeError(
+            "no manifest.json", where=str(directory),
+            fix="run `apr tokenize repair-manifest DIR` to rebuild one from the shards",
+        ) from None
+    try:
+        return Manifest.model_validate_json(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise TokenizeError(
+            f"invalid manifest: {err['msg']} at `{loc}`",
+            where=str(path),
+            fix="run `apr tokenize repair-manifest DIR` to rebuild it from the shards",
+        ) from None
+
+
+def deterministic_view(manifest: Manifest) -> dict[str, Any]:
+    """The manifest without ``run`` (timings, workers, machine paths): equal for byte-identical outputs."""
+    return manifest.model_dump(mode="json", exclude={"run"})

@@ -1,0 +1,203 @@
+"""Shard files: crash-safe writing, validation against the manifest, and rebuilding a lost manifest.
+
+A shard is raw little-endian uint32 token ids with no header. It is written as ``shard-NNNNN.bin.tmp``
+and renamed only once complete and fsynced, so a file named ``shard-NNNNN.bin`` is always whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tokenizer import __version__
+from tokenizer.errors import TokenizeError
+from tokenizer.fsutil import fsync_dir
+from tokenizer.manifest import (
+    MANIFEST_FILE,
+    Counters,
+    Manifest,
+    RunInfo,
+    ShardEntry,
+    read_manifest,
+    shard_name,
+    write_manifest,
+)
+
+TOKEN_DTYPE = np.dtype("<u4")
+SHARD_RE = re.compile(r"^shard-(\d{5,})\.bin$")
+
+
+class ShardWriter:
+    def __init__(self, directory: Path, index: int, *, durable: bool = True) -> None:
+        self.durable = durable
+        self.name = shard_name(index)
+        self.final = directory / self.name
+        self.tmp = directory / f"{self.name}.tmp"
+        self._fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit()/abort()
+        self._sha = hashlib.sha256()
+        self.tokens = 0
+
+    def write(self, ids: np.ndarray) -> None:
+        data = np.ascontiguousarray(ids, dtype=TOKEN_DTYPE)
+        view = memoryview(data).cast("B")
+        self._fh.write(view)
+        self._sha.update(view)
+        self.tokens += int(data.size)
+
+    def commit(self) -> ShardEntry:
+        self._fh.flush()
+        if self.durable:
+            os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self.tmp, self.final)
+        if self.durable:
+            fsync_dir(self.final.parent)
+        return ShardEntry(name=self.name, tokens=self.tokens, bytes=self.tokens * 4, sha256=self._sha.hexdigest())
+
+    def abort(self) -> None:
+        self._fh.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+
+def sha256_path(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shard_files(directory: Path) -> dict[int, Path]:
+    out: dict[int, Path] = {}
+    for p in directory.iterdir():
+        m = SHARD_RE.match(p.name)
+        if m:
+            out[int(m.group(1))] = p
+    return out
+
+
+def read_tokens(directory: Path, manifest: Manifest | None = None) -> np.ndarray:
+    """All token ids of the listed shards, concatenated in order (for tests and small corpora)."""
+    manifest = manifest or read_manifest(directory)
+    arrays = [np.fromfile(directory / s.name, dtype=TOKEN_DTYPE) for s in manifest.shards]
+    return np.concatenate(arrays) if arrays else np.zeros(0, TOKEN_DTYPE)
+
+
+@dataclass
+class VerifyReport:
+    manifest: Manifest
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_output(directory: Path, *, check_sha: bool = False, check_ids: bool = False) -> VerifyReport:
+    """Check every shard against the manifest: names, sizes (% 4), token sums, and optionally sha/ids."""
+    manifest = read_manifest(directory)
+    report = VerifyReport(manifest=manifest)
+    bound = manifest.tokenizer.effective_vocab_count if manifest.tokenizer else None
+    total = 0
+    for i, entry in enumerate(manifest.shards):
+        path = directory / entry.name
+        if entry.name != shard_name(i):
+            report.problems.append(f"shard #{i} is named {entry.name}, expected {shard_name(i)}")
+        if not path.is_file():
+            report.problems.append(f"{entry.name}: listed in the manifest but missing")
+            continue
+        size = path.stat().st_size
+        if size % 4:
+            report.problems.append(f"{entry.name}: size {size} is not a multiple of 4 (torn or foreign file)")
+        if size != entry.bytes or entry.bytes != 4 * entry.tokens:
+            report.problems.append(
+                f"{entry.name}: {size} bytes on disk, manifest says {entry.bytes} bytes / {entry.tokens} tokens"
+            )
+        total += size // 4
+        if check_sha and sha256_path(path) != entry.sha256:
+            report.problems.append(f"{entry.name}: sha256 differs from the manifest")
+        if check_ids and bound is not None and size >= 4:
+            ids = np.fromfile(path, dtype=TOKEN_DTYPE)
+            top = int(ids.max())
+            if top >= bound:
+                first = int(np.argmax(ids >= bound))
+                report.problems.append(
+                    f"{entry.name}: token #{first} has id {int(ids[first])} >= vocab {bound} (max {top})"
+                )
+    if total != manifest.totals.tokens:
+        report.problems.append(f"shards hold {total} tokens but the manifest total is {manifest.totals.tokens}")
+    extra = sorted(i for i in shard_files(directory) if i >= len(manifest.shards))
+    leftovers = sorted(p.name for p in directory.glob("*.tmp"))
+    if extra:
+        msg = f"{len(extra)} shard file(s) not in the manifest, from {shard_name(extra[0])}"
+        if manifest.complete:
+            report.problems.append(msg)
+        else:
+            report.notes.append(msg + " (an interrupted run; --resume rewrites them)")
+    if leftovers:
+        report.notes.append(f"temporary files from an interrupted run: {', '.join(leftovers[:3])}")
+    if not manifest.complete:
+        report.notes.append("the run is incomplete; finish it with `encode-corpus … --resume`")
+    v = manifest.verification
+    if v is not None and not v.passed:
+        report.problems.append(
+            f"verification failed: unknown-token rate {v.unk_rate:.3%} exceeds {v.max_unk_rate:.3%}; do not train on it"
+        )
+    return report
+
+
+def repair_manifest(directory: Path, *, vocab_size: int | None = None) -> tuple[Manifest, list[str]]:
+    """Rebuild manifest.json from the shard files alone (the old one, if any, is kept as a backup).
+
+    Only the contiguous run shard-00000, shard-00001, … of whole-token files is listed; the first gap
+    or a file whose size is not a multiple of 4 ends the list and is reported. The result is marked
+    ``repaired`` (it has no corpus position, so it cannot be resumed).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise TokenizeError("not a directory", where=str(directory))
+    files = shard_files(directory)
+    problems: list[str] = []
+    shards: list[ShardEntry] = []
+    for i in range(len(files) + 1):
+        path = files.get(i)
+        if path is None:
+            later = sorted(j for j in files if j > i)
+            if later:
+                problems.append(f"{shard_name(i)} is missing; {len(later)} later shard(s) not listed")
+            break
+        size = path.stat().st_size
+        if size % 4:
+            problems.append(f"{path.name}: size {size} is not a multiple of 4; it and later shards not listed")
+            break
+        if vocab_size is not None and size:
+            top = int(np.fromfile(path, dtype=TOKEN_DTYPE).max())
+            if top >= vocab_size:
+                problems.append(f"{path.name}: max id {top} >= --vocab-size {vocab_size}; not listed")
+                break
+        shards.append(ShardEntry(name=path.name, tokens=size // 4, bytes=size, sha256=sha256_path(path)))
+    old = directory / MANIFEST_FILE
+    if old.exists():
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        backup = directory / f"{MANIFEST_FILE}.bak-{stamp}"
+        os.replace(old, backup)
+        problems.append(f"previous manifest kept as {backup.name}")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    manifest = Manifest(
+        producer=f"provable-train tokenizer {__version__} (repair-manifest)",
+        repaired=True,
+        totals=Counters(tokens=sum(s.tokens for s in shards)),
+        shards=shards,
+        run=RunInfo(started_at=now, updated_at=now, notes=["rebuilt from shard files; corpus position unknown"]),
+    )
+    write_manifest(directory, manifest)
+    return manifest, problems
