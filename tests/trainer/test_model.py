@@ -1,0 +1,124 @@
+"""Model numerics: parity with transformers' Qwen2ForCausalLM, the chunked loss, init loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainer.config import PRESETS, ModelConfig, config_to_hf
+from trainer.init_load import build_model_from_init, load_init_into
+from trainer.loss import chunked_cross_entropy
+from trainer.model import CausalLM
+from trainer.preflight import PreflightError
+
+PARITY_CFG = ModelConfig(
+    architecture="qwen2", vocab_size=1000, hidden_size=64, num_layers=2, num_heads=4, num_kv_heads=2,
+    intermediate_size=128, max_position_embeddings=128, rope_theta=1e6, rms_norm_eps=1e-6,
+    tie_word_embeddings=True, qkv_bias=True,
+)
+
+
+@pytest.fixture(scope="module")
+def hf_pair(tmp_path_factory: pytest.TempPathFactory):
+    """Our model and transformers' Qwen2ForCausalLM with identical weights (via safetensors on disk)."""
+    import transformers  # a declared dev dependency: its absence must fail, not skip
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    ours = CausalLM(PARITY_CFG).eval()
+    d = tmp_path_factory.mktemp("hf")
+    (d / "config.json").write_text(json.dumps(config_to_hf(PARITY_CFG)))
+    save_file({k: v.contiguous() for k, v in ours.checkpoint_tensors().items()}, str(d / "model.safetensors"))
+    hf = transformers.Qwen2ForCausalLM.from_pretrained(str(d), attn_implementation="eager").eval()
+    return ours, hf, d
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.nn.functional.cosine_similarity(a.flatten().double(), b.flatten().double(), dim=0))
+
+
+def test_logits_match_transformers_qwen2(hf_pair) -> None:
+    ours, hf, _ = hf_pair
+    x = torch.randint(0, PARITY_CFG.vocab_size, (2, 33))
+    with torch.no_grad():
+        a, b = ours.logits(x), hf(x).logits.float()
+    assert _cosine(a, b) >= 0.9999
+    torch.testing.assert_close(a, b, atol=2e-4, rtol=1e-3)
+    # Falsification: a wrong rope theta (a classic silent-default bug) breaks elementwise parity.
+    wrong = CausalLM(PARITY_CFG.model_copy(update={"rope_theta": 1e4})).eval()
+    wrong.load_state_dict(ours.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(wrong.logits(x), b, atol=2e-4, rtol=1e-3)
+
+
+def test_hf_import_loads_every_tensor(hf_pair, tmp_path: Path) -> None:
+    ours, _, d = hf_pair
+    cfg, model, report = build_model_from_init(d)
+    assert cfg == PARITY_CFG
+    x = torch.randint(0, 1000, (1, 17))
+    with torch.no_grad():
+        torch.testing.assert_close(model.logits(x), ours.logits(x), rtol=0, atol=0)
+    assert report["tensors_loaded"] == len(ours.checkpoint_tensors())
+
+
+def test_missing_or_misshaped_init_tensor_is_named(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    model = CausalLM(PRESETS["test-tiny"])
+    tensors = {k: v.clone() for k, v in model.checkpoint_tensors().items()}
+    tensors.pop("model.layers.1.mlp.up_proj.weight")
+    tensors["model.norm.weight"] = torch.ones(7)
+    (tmp_path / "config.json").write_text(json.dumps(config_to_hf(PRESETS["test-tiny"])))
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    with pytest.raises(PreflightError, match=r"model\.layers\.1\.mlp\.up_proj\.weight") as info:
+        load_init_into(CausalLM(PRESETS["test-tiny"]), tmp_path)
+    assert "model.norm.weight (model (32,), init (7,))" in str(info.value)
+
+
+def test_pickled_weights_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(config_to_hf(PRESETS["test-tiny"])))
+    torch.save(CausalLM(PRESETS["test-tiny"]).state_dict(), tmp_path / "pytorch_model.bin")
+    with pytest.raises(PreflightError, match="pickle formats are refused"):
+        build_model_from_init(tmp_path)
+
+
+def test_chunked_loss_and_grads_equal_full_cross_entropy() -> None:
+    torch.manual_seed(0)
+    h = torch.randn(3, 21, 16, requires_grad=True)
+    w = torch.randn(300, 16, requires_grad=True)
+    t = torch.randint(0, 300, (3, 21))
+    loss = chunked_cross_entropy(h, w, t, chunk_tokens=8)
+    (loss * 3).backward()
+    h2, w2 = h.detach().clone().requires_grad_(), w.detach().clone().requires_grad_()
+    ref = torch.nn.functional.cross_entropy((h2 @ w2.t()).view(-1, 300), t.view(-1))
+    (ref * 3).backward()
+    torch.testing.assert_close(loss, ref)
+    torch.testing.assert_close(h.grad, h2.grad)
+    torch.testing.assert_close(w.grad, w2.grad)
+    with torch.no_grad():
+        torch.testing.assert_close(chunked_cross_entropy(h, w, t, chunk_tokens=5), ref)
+    # The unscaled path (plain loss.backward(), upstream gradient exactly 1) gives a third of the above.
+    h.grad, w.grad = None, None
+    chunked_cross_entropy(h, w, t, chunk_tokens=64).backward()
+    torch.testing.assert_close(h.grad * 3, h2.grad)
+    torch.testing.assert_close(w.grad * 3, w2.grad)
+
+
+def test_tied_embedding_is_one_parameter() -> None:
+    m = CausalLM(PRESETS["test-tiny"])
+    assert m.lm_head.weight is m.model.embed_tokens.weight
+    assert m.param_count() == PRESETS["test-tiny"].param_count()
+    untied = CausalLM(PRESETS["test-tiny"].model_copy(update={"tie_word_embeddings": False}))
+    assert untied.param_count() == m.param_count() + 512 * 32
+
+
+def test_random_init_loss_is_about_ln_vocab() -> None:
+    torch.manual_seed(0)
+    m = CausalLM(PRESETS["test-tiny"])
+    x = torch.randint(0, 512, (4, 65))
+    with torch.no_grad():
+        loss = float(m.loss(x[:, :-1], x[:, 1:]))
+    assert abs(loss - torch.log(torch.tensor(512.0)).item()) < 0.1

@@ -1,0 +1,204 @@
+"""``apr pretrain``, ``apr inspect`` and ``apr convert``: thin argparse over the trainer API.
+
+Heavy imports (torch) happen inside the handlers so ``apr --help`` stays instant. Exit codes:
+0 ok, 1 target val_loss not reached, 2 bad input (preflight/config/format/data), 3 NaN/Inf,
+4 training data exhausted, 5 a distributed collective failed (a rank died or stalled past --dist-timeout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from trainer.config import PRESETS
+
+EXIT_BAD_INPUT = 2
+
+_PRETRAIN_EPILOG = """\
+exit codes: 0 ok | 1 --target-val-loss not reached | 2 bad input (preflight, config, data)
+            3 NaN/Inf loss or grad norm | 4 training data exhausted (validation is never reused)
+            5 multi-process only: a collective failed (another rank died or stalled past --dist-timeout)
+
+example (CPU, tiny):
+  apr pretrain --mode from-scratch --model-config qwen2-tiny --tokenizer TOK_DIR \\
+      --shards-dir SHARDS --steps 40 --batch-size 4 --seq-len 64 --lr 3e-3 --out runs/scratch
+  apr pretrain --mode from-init --init runs/scratch/checkpoint.apr --tokenizer TOK_DIR \\
+      --shards-dir SHARDS --steps 10 --batch-size 4 --seq-len 64 --out runs/ft
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "pretrain",
+        help="train a decoder-only causal LM from scratch or from an init checkpoint",
+        description="Train a Qwen2/Llama-family causal LM on uint32 token shards, with vocab preflight, "
+        "held-out validation, metrics.jsonl, a summary JSON and an .apr checkpoint.",
+        epilog=_PRETRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--mode", required=True, choices=["from-scratch", "from-init"])
+    p.add_argument("--init", type=Path, help="init checkpoint: X.apr or a HF directory (config.json + *.safetensors)")
+    p.add_argument("--tokenizer", type=Path, required=True,
+                   help="tokenizer dir or file (tokenizer.json, a JSON with vocab_size, or *.tiktoken)")
+    p.add_argument("--shards-dir", type=Path, required=True, help="directory of shard-*.bin (+ manifest.json)")
+    p.add_argument("--model-config", dest="model_config_name",
+                   help=f"from-scratch architecture: a preset ({', '.join(PRESETS)}) or a HF config.json; "
+                   "default qwen2-0.5b")
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--seq-len", type=int, required=True)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--min-lr-ratio", type=float, default=0.1, help="cosine floor as a fraction of --lr")
+    p.add_argument("--warmup", type=int, default=0, help="linear warmup steps")
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--eval-every", type=int, default=50, help="val_loss every K steps (also at 0 and at the end)")
+    p.add_argument("--eval-batches", type=int, default=4, help="held-out batches per evaluation")
+    p.add_argument("--val-fraction", type=float, default=0.05, help="tail fraction of windows held out")
+    p.add_argument("--max-epochs", type=int, default=1, help="passes over the training windows before exhaustion")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True,
+                   help="run directory (train.log, metrics.jsonl, summary.json, checkpoint.apr)")
+    p.add_argument("--target-val-loss", type=float, help="exit 1 unless the final val_loss is <= this")
+    p.add_argument("--ce-chunk-tokens", type=int, help="rows per chunk of the LM-head cross-entropy")
+    p.add_argument("--progress", default="auto", choices=["auto", "on", "off"],
+                   help="rich progress bar (auto: on a TTY)")
+    p.add_argument("--json", action="store_true", help="print the run summary JSON on stdout at the end")
+    d = p.add_argument_group("multi-process (launch with torchrun --nproc-per-node N [--nnodes M ...])")
+    d.add_argument("--fsdp", action="store_true", default=None,
+                   help="shard parameters, grads and optimizer state with FSDP2 fully_shard (default: DDP)")
+    d.add_argument("--dist-timeout", dest="dist_timeout_s", type=float,
+                   help="seconds any collective may wait before the job fails (a dead or stalled rank); default 600")
+    d.add_argument("--save-every", type=int, help="write resume state to OUT/resume/ every K steps")
+    d.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue from RUN_DIR's latest resume state (same command otherwise)")
+    p.set_defaults(func=_pretrain)
+
+    i = subparsers.add_parser("inspect", help="print an .apr checkpoint's header, metadata and tensor table")
+    i.add_argument("path", type=Path)
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+    i.set_defaults(func=_inspect)
+
+    c = subparsers.add_parser(
+        "convert",
+        help="import a HF checkpoint dir to .apr (or export .apr to a HF dir with --to-hf)",
+        description="HF_DIR -> .apr: reads config.json and *.safetensors (never pickles). "
+        "X.apr --to-hf DIR: writes config.json + model.safetensors.",
+    )
+    c.add_argument("source", type=Path, help="HF directory, or an .apr file with --to-hf")
+    c.add_argument("--output", type=Path, help="output .apr path (import)")
+    c.add_argument("--to-hf", type=Path, help="export the .apr source to this HF directory")
+    c.add_argument("--pad-vocab-to", type=int, help="with --to-hf: append zero (reserved) embedding rows up to N")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_convert)
+
+
+def _bad_input_types() -> tuple[type[BaseException], ...]:
+    from pydantic import ValidationError
+
+    from trainer.apr_format import AprFormatError
+    from trainer.config import ConfigError
+    from trainer.data import DataError
+    from trainer.distributed import DistributedError
+    from trainer.preflight import PreflightError
+    from trainer.resume import ResumeError
+    from trainer.tokenizer_info import TokenizerInfoError
+
+    return (PreflightError, ConfigError, AprFormatError, DataError, TokenizerInfoError, ValidationError,
+            DistributedError, ResumeError)
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from trainer import distributed
+    from trainer.loop import run_pretrain
+    from trainer.run_config import RunConfig
+
+    fields = {k: v for k, v in vars(args).items() if k in RunConfig.model_fields and v is not None}
+    try:
+        cfg = RunConfig(**fields)
+        ctx = distributed.context_from_env()
+        try:
+            result = run_pretrain(cfg, dist=ctx)
+            distributed.stop(barrier=True)  # leave together: no rank tears down while rank 0 still writes
+        except _bad_input_types():
+            raise
+        except Exception as exc:  # a collective failed or timed out, or a rank crashed mid-run
+            if not ctx.is_distributed:
+                raise
+            print(f"apr pretrain: error: rank {ctx.rank} of {ctx.world_size} stopped: {type(exc).__name__}: "
+                  f"{str(exc).strip()[:800]}\n  another rank probably exited or stalled (collectives time out after "
+                  f"{cfg.dist_timeout_s:g} s); its log has the root cause. No checkpoint was written.",
+                  file=sys.stderr, flush=True)
+            return distributed.EXIT_DISTRIBUTED
+        finally:
+            distributed.stop()
+    except ValidationError as exc:
+        msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        print(f"apr pretrain: error: {msgs}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except _bad_input_types() as exc:
+        print(f"apr pretrain: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(result.summary, indent=2))
+    return result.exit_code
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from trainer.apr_format import AprFormatError, describe
+
+    try:
+        info = describe(args.path)
+    except AprFormatError as exc:
+        print(f"apr inspect: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    h = info["header"]
+    con.print(f"[bold]{info['path']}[/bold]  {info['file_size']:,} bytes  CRCs {info['crc']}")
+    con.print(
+        f"magic {h['magic']}  version {h['version']}  flags {h['flags']} (tied={h['tied_embeddings']})  "
+        f"tensors {h['n_tensors']}  metadata@{h['metadata_offset']}+{h['metadata_size']}  "
+        f"index@{h['tensor_index_offset']}+{h['tensor_index_size']}  data@{h['data_offset']}"
+    )
+    meta = Table("key", "value", title="metadata")
+    for k, v in info["metadata"].items():
+        meta.add_row(k, json.dumps(v) if isinstance(v, dict | list) else str(v))
+    con.print(meta)
+    tab = Table("name", "dtype", "shape", "offset", "bytes", title="tensors")
+    for t in info["tensors"]:
+        tab.add_row(t["name"], t["dtype"], str(tuple(t["shape"])), str(t["offset"]), f"{t['size']:,}")
+    con.print(tab)
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    try:
+        from trainer.convert import apr_to_hf, hf_to_apr
+
+        if args.to_hf is not None:
+            out = apr_to_hf(args.source, args.to_hf, pad_vocab_to=args.pad_vocab_to)
+        else:
+            if args.output is None:
+                print("apr convert: error: --output X.apr is required when importing a HF directory", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            if not args.source.is_dir():
+                print(f"apr convert: error: {args.source} is not a HF directory (config.json + *.safetensors)",
+                      file=sys.stderr)
+                return EXIT_BAD_INPUT
+            out = hf_to_apr(args.source, args.output)
+    except (*_bad_input_types(), ValueError) as exc:
+        print(f"apr convert: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps({"output": str(out)}) if args.json else f"wrote {out}")
+    return 0

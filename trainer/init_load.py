@@ -1,0 +1,89 @@
+"""Load init weights (an .apr file or a HF directory of safetensors) into a model, all or nothing.
+
+The architecture check happens in ``trainer.config`` before this module opens any weight file;
+here every model parameter must be populated by a tensor of the right shape
+(``preflight.check_init_tensors``), then the copy is verified by comparing checksums, so a
+"loaded" model that silently kept random rows cannot exist.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from trainer.apr_format import AprFile
+from trainer.config import ModelConfig, load_init_config
+from trainer.model import CausalLM
+from trainer.preflight import PreflightError, check_init_tensors
+
+#: Tensors HF checkpoints may carry that are not parameters here.
+_IGNORABLE_SUFFIXES = (".rotary_emb.inv_freq",)
+
+
+def read_init_tensors(init: str | Path) -> dict[str, torch.Tensor]:
+    """All tensors of an init, by HF parameter name. Never unpickles (.bin/.pt are refused)."""
+    path = Path(init)
+    if path.is_dir():
+        files = sorted(path.glob("*.safetensors"))
+        if not files:
+            pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
+            hint = f" (found {', '.join(pickles)}: pickle formats are refused)" if pickles else ""
+            raise PreflightError("init-weights", f"{path}: no *.safetensors files{hint}")
+        from safetensors import safe_open
+
+        out: dict[str, torch.Tensor] = {}
+        for f in files:
+            try:
+                with safe_open(str(f), framework="pt") as st:
+                    for name in st.keys():  # noqa: SIM118 - safe_open is not a Mapping
+                        if name in out:
+                            raise PreflightError("init-weights", f"{path}: tensor {name} appears in two shards")
+                        out[name] = st.get_tensor(name)
+            except PreflightError:
+                raise
+            except Exception as exc:  # safetensors raises its own error type for malformed files
+                raise PreflightError("init-weights", f"{f}: not a readable safetensors file ({exc})") from exc
+        return out
+    with AprFile(path) as f:
+        return f.tensors()
+
+
+def expected_shapes(model: CausalLM) -> dict[str, tuple[int, ...]]:
+    return {n: tuple(t.shape) for n, t in model.checkpoint_tensors().items()}
+
+
+def load_init_into(model: CausalLM, init: str | Path) -> dict[str, object]:
+    """Copy every tensor of ``init`` into ``model``; returns a small load report for the run summary."""
+    tensors = read_init_tensors(init)
+    ignorable = [n for n in tensors if n.endswith(_IGNORABLE_SUFFIXES)]
+    if model.cfg.tie_word_embeddings and "lm_head.weight" in tensors:
+        # HF sometimes stores the tied head explicitly; it must equal the embedding, then it is redundant.
+        emb = tensors.get("model.embed_tokens.weight")
+        if emb is not None and not torch.equal(tensors["lm_head.weight"], emb):
+            raise PreflightError(
+                "init-weights",
+                f"{init}: config says tie_word_embeddings but lm_head.weight differs from model.embed_tokens.weight",
+            )
+        ignorable.append("lm_head.weight")
+    expected = expected_shapes(model)
+    check_init_tensors(expected, {n: tuple(t.shape) for n, t in tensors.items()}, ignorable=ignorable, source=str(init))
+    own = model.checkpoint_tensors()
+    with torch.no_grad():
+        for name, dst in own.items():
+            dst.copy_(tensors[name].to(dst.dtype))
+    # Verify the copy really landed (a stale reference or dtype cast gone wrong would show here).
+    with torch.no_grad():
+        own = model.checkpoint_tensors()
+        for name, dst in own.items():
+            src = tensors[name].to(dst.dtype)
+            if not torch.equal(dst.cpu(), src):
+                raise PreflightError("init-weights", f"{init}: parameter {name} did not take the init values")
+    return {"tensors_loaded": len(own), "ignored": sorted(ignorable)}
+
+
+def build_model_from_init(init: str | Path) -> tuple[ModelConfig, CausalLM, dict[str, object]]:
+    cfg = load_init_config(init)  # rejects encoders before any weight file is opened
+    model = CausalLM(cfg)
+    report = load_init_into(model, init)
+    return cfg, model, report
