@@ -13,10 +13,13 @@ class UsageError(Exception):
     """Bad invocation: reported on stderr with exit code 2."""
 
 
+_FORMAT_HELP = {"text": "text for people", "json": "json for scripts", "sarif": "sarif for code-scanning UIs",
+                "github": "github for Actions annotations"}
+
+
 def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = FORMATS) -> None:
     parser.add_argument("--format", choices=choices, default="text",
-                        help="text for people; json for scripts; sarif for code-scanning UIs; "
-                             "github for Actions annotations")
+                        help="; ".join(_FORMAT_HELP[c] for c in choices))
 
 
 def add_root(parser: argparse.ArgumentParser) -> None:

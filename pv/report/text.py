@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -10,7 +13,10 @@ from pv.diagnostics import Diagnostic, Severity
 
 
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # Rich falls back to 80 columns off a terminal, which folds ledger tables in CI logs beyond reading.
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or "COLUMNS" in os.environ else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def print_diagnostics(con: Console, diagnostics: list[Diagnostic]) -> None:
