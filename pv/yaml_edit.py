@@ -17,6 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
 
@@ -80,10 +81,19 @@ def promotion_mutation(status: str, version: str, date: dt.date, change: str) ->
             last_key = list(log[-1])[-1]
             trailing = log[-1].ca.items.pop(last_key, None)
             if trailing is not None:
+                token = trailing[2]
+                if token is not None and _is_block(log[-1][last_key]):
+                    # A block scalar swallows its own line break; after the plain scalar we write,
+                    # the blank line needs that break back or it is silently dropped.
+                    token.value = "\n" + token.value
                 entry.ca.items["change"] = trailing
         log.append(entry)
 
     return mutate
+
+
+def _is_block(value: object) -> bool:
+    return isinstance(value, FoldedScalarString | LiteralScalarString)
 
 
 def _fresh(date: dt.date) -> dt.date:

@@ -176,3 +176,15 @@ def test_cli_json_and_text(repo: Repo, demo: Path, capsys: pytest.CaptureFixture
         main(["promote", str(demo), "--to", "SHIPPED", *root])
     assert info.value.code == 2
     assert "unknown status 'SHIPPED'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("style", ["plain", "folded"])
+def test_blank_line_after_the_changelog_survives_the_appended_entry(style: str) -> None:
+    from pv.yaml_edit import edit_yaml_text, promotion_mutation
+
+    change = "change: plain words" if style == "plain" else "change: >-\n        folded\n        words"
+    text = ("metadata:\n  status: DRAFT\n  version: 1.0.0\n  updated: 2026-01-01\n  changelog:\n"
+            f"    - version: 1.0.0\n      date: 2026-01-01\n      {change}\n\n# next section\nequations: {{}}\n")
+    out = edit_yaml_text(text, promotion_mutation("PROPOSED", "1.1.0", dt.date(2026, 2, 1), "promoted"))
+    assert out.endswith("      change: promoted\n\n# next section\nequations: {}\n"), out
+    assert out.count("\n\n") == 1
