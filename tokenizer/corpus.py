@@ -8,7 +8,6 @@ every document is parsed exactly once whatever the chunk size or worker count.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import zlib
 from collections.abc import Iterator
@@ -59,14 +58,6 @@ def discover_corpus(corpus: Path) -> tuple[Path, list[CorpusFile]]:
         raise TokenizeError("corpus is empty (every file has 0 bytes)", where=str(corpus),
                             fix="check the corpus path; there is nothing to encode")
     return root, files
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tokenizer.corpus import CorpusFile, sha256_of
+from tokenizer.corpus import CorpusFile
 from tokenizer.errors import TokenizeError
+from tokenizer.fsutil import sha256_file
 from tokenizer.loader import LoadedTokenizer
 from tokenizer.manifest import (
     MANIFEST_FILE,
@@ -23,7 +24,7 @@ from tokenizer.manifest import (
     read_manifest,
 )
 from tokenizer.progress import Reporter
-from tokenizer.shards import sha256_path, shard_files
+from tokenizer.shards import shard_files
 
 if TYPE_CHECKING:
     from tokenizer.encode import EncodeOptions
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 def corpus_info(files: list[CorpusFile]) -> CorpusInfo:
     return CorpusInfo(
-        files=[CorpusFileEntry(path=f.rel, size=f.size, sha256=sha256_of(f.path), gzip=f.gzip) for f in files]
+        files=[CorpusFileEntry(path=f.rel, size=f.size, sha256=sha256_file(f.path), gzip=f.gzip) for f in files]
     )
 
 
@@ -80,7 +81,7 @@ def _check_resumable(old: Manifest, out: Path, config: EncodeConfig, tinfo: Toke
         )
     for entry in old.shards:
         path = out / entry.name
-        if not path.is_file() or path.stat().st_size != entry.bytes or sha256_path(path) != entry.sha256:
+        if not path.is_file() or path.stat().st_size != entry.bytes or sha256_file(path) != entry.sha256:
             raise TokenizeError(
                 f"{entry.name} does not match the manifest (missing, resized or modified)",
                 where=str(out), fix="the output was modified after the crash; start again in an empty directory",

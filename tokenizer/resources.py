@@ -13,25 +13,17 @@ a corrupted rank file would otherwise be replaced by a different one without any
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
 
 from tokenizer.errors import TokenizeError
+from tokenizer.fsutil import sha256_file
 
 QWEN_TIKTOKEN_SHA256 = "b2b1b8dfb5cc5f024bafc373121c6aba3f66f9a5a0269e243470a1de16a33186"
 ENV_VAR = "APR_QWEN_TIKTOKEN"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @lru_cache(maxsize=16)

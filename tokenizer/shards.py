@@ -18,7 +18,7 @@ import numpy as np
 
 from tokenizer import __version__
 from tokenizer.errors import TokenizeError
-from tokenizer.fsutil import fsync_dir
+from tokenizer.fsutil import fsync_dir, sha256_file
 from tokenizer.manifest import (
     MANIFEST_FILE,
     Counters,
@@ -65,14 +65,6 @@ class ShardWriter:
         self._fh.close()
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
-
-
-def sha256_path(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def shard_files(directory: Path) -> dict[int, Path]:
@@ -123,7 +115,7 @@ def verify_output(directory: Path, *, check_sha: bool = False, check_ids: bool =
                 f"{entry.name}: {size} bytes on disk, manifest says {entry.bytes} bytes / {entry.tokens} tokens"
             )
         total += size // 4
-        if check_sha and sha256_path(path) != entry.sha256:
+        if check_sha and sha256_file(path) != entry.sha256:
             report.problems.append(f"{entry.name}: sha256 differs from the manifest")
         if check_ids and bound is not None and size >= 4:
             ids = np.fromfile(path, dtype=TOKEN_DTYPE)
@@ -184,7 +176,7 @@ def repair_manifest(directory: Path, *, vocab_size: int | None = None) -> tuple[
             if top >= vocab_size:
                 problems.append(f"{path.name}: max id {top} >= --vocab-size {vocab_size}; not listed")
                 break
-        shards.append(ShardEntry(name=path.name, tokens=size // 4, bytes=size, sha256=sha256_path(path)))
+        shards.append(ShardEntry(name=path.name, tokens=size // 4, bytes=size, sha256=sha256_file(path)))
     old = directory / MANIFEST_FILE
     if old.exists():
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -241,12 +241,9 @@ class TrainSampler:
         self.epoch, self.cursor, self._perm = int(state["epoch"]), int(state["cursor"]), None
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
+def sha256_file(path: str | Path) -> str:
     with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def sha256_path(path: str | Path) -> dict[str, str]:
