@@ -1,18 +1,21 @@
 """The ``pv`` console script: a thin argparse layer over the pv library.
 
 Every failure reaches the user as one located line and an exit code (0 ok, 1 check failed,
-2 usage error), never as a traceback.
+2 usage error), never as a traceback; only a bug in pv itself prints one, with exit 70.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from pv import __version__
 from pv.commands import coverage, lint, promote, schema, status, validate, verify
 from pv.commands.common import UsageError
+
+INTERNAL_ERROR = 70
 
 COMMANDS = [validate, lint, schema, verify, status, promote, coverage]
 
@@ -39,6 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pv: interrupted", file=sys.stderr)
         return 130
+    except Exception:
+        # Never let a pv bug read as exit 1 ("a check failed") in CI: it is exit 70 (EX_SOFTWARE).
+        traceback.print_exc()
+        print(f"pv {args.command}: internal error (exit {INTERNAL_ERROR}); please report the traceback above",
+              file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -115,10 +115,15 @@ def ratchet(report: CoverageReport, path: Path, *, update: bool = True) -> None:
     except (OSError, ValueError) as exc:
         report.problems.append(f"ratchet file {path} is unreadable ({exc}); restore it from git")
         return
+    compared = ("bound", "passing", "bound_pct", "passing_pct")
+    lacking = [k for k in compared if not isinstance(baseline.get(k), int | float) or isinstance(baseline.get(k), bool)]
+    if lacking:  # a baseline without numbers would let coverage fall unnoticed
+        report.problems.append(f"ratchet file {path} has no number for {', '.join(lacking)}; restore it from git")
+        return
     fell = []
-    for key in ("bound", "passing", "bound_pct", "passing_pct"):
-        old = baseline.get(key)
-        if isinstance(old, int | float) and current[key] + 1e-9 < old:
+    for key in compared:
+        old = baseline[key]
+        if current[key] + 1e-9 < old:
             fell.append(f"{key} {current[key]} < baseline {old}")
     if fell:
         report.problems.append(f"coverage fell below the ratchet {path}: " + "; ".join(fell))

@@ -35,7 +35,10 @@ def safe_repo_path(root: Path, rel: str) -> Path:
     candidate = Path(rel)
     if candidate.is_absolute() or rel.startswith("~"):
         raise UnsafePath(f"{rel!r} is absolute; contract paths must be relative to the repository root")
-    full = (root / candidate).resolve()
+    try:
+        full = (root / candidate).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop
+        raise UnsafePath(f"{rel!r} is not a usable path: {exc}") from None
     try:
         full.relative_to(root.resolve())
     except ValueError:
@@ -161,7 +164,7 @@ def read_record(folder: Path) -> EvidenceRecord:
 
 
 def evidence_problems(root: Path, folder_rel: str | None, falsifier_id: str, command: str | None,
-                      check: str | None, artifacts: list[str]) -> list[str]:
+                      check: str | None, artifacts: list[str], loss_floor: float | None = None) -> list[str]:
     """Why the evidence for ``falsifier_id`` cannot back a claim today (empty when it still can)."""
     if not folder_rel:
         return ["no evidence folder recorded in the ledger"]
@@ -180,6 +183,8 @@ def evidence_problems(root: Path, folder_rel: str | None, falsifier_id: str, com
         problems.append(f"the LIVE command changed since {folder_rel} was recorded")
     if (check or None) != (run.check or None):
         problems.append(f"the check changed since {folder_rel} was recorded")
+    if loss_floor != run.loss_floor:
+        problems.append(f"the loss_floor changed since {folder_rel} was recorded")
     for rel in sorted(set(artifacts) | set(run.artifacts)):
         if rel not in run.artifacts:
             problems.append(f"artifact {rel} is declared now but was not hashed in {folder_rel}")

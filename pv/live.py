@@ -135,8 +135,11 @@ def judge(metrics: dict[str, Any], check: str | None, loss_floor: float | None) 
     """The verdict on a run's metrics: loss floor first (sanity), then the contract's check."""
     if loss_floor is not None:
         for name, value in sorted(metrics.items()):
-            if "loss" in name.lower() and isinstance(value, int | float) and not isinstance(value, bool) \
-                    and math.isfinite(value) and value < loss_floor:
+            if "loss" not in name.lower() or not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            if math.isnan(value):  # NaN compares false with everything: the floor cannot vouch for it
+                return "fail", f"{name}=nan: a NaN loss cannot be checked against the loss_floor {loss_floor:g}"
+            if value < loss_floor:  # -inf included
                 return "fail", (f"{name}={value:g} is below the declared loss_floor {loss_floor:g}: a degenerate "
                                 "run (e.g. a corpus of mostly unknown tokens), not a pass")
     if check is None:
@@ -170,6 +173,8 @@ def _read_metrics(path: Path, before: int | None, rel: str) -> tuple[dict[str, A
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"metrics_file {rel} is not valid JSON: {exc}"
+    except (ValueError, RecursionError) as exc:  # e.g. a 5000-digit integer, or arrays nested 100k deep
+        return None, f"metrics_file {rel} cannot be read as JSON: {str(exc).split(';')[0]}"
     if not isinstance(data, dict):
         return None, f"metrics_file {rel} must hold a JSON object of name -> number"
     return data, None

@@ -115,7 +115,8 @@ def ledger_requirements(assessment: Assessment, status: Status, root: Path) -> l
                 continue
             ft = s.falsifier
             for problem in evidence_problems(root, s.entry.evidence if s.entry else None, ft.id,
-                                             parse_binding(ft.test).command, ft.check, ft.artifacts):
+                                             parse_binding(ft.test).command, ft.check, ft.artifacts,
+                                             ft.loss_floor):
                 missing.append(f"{ft.id}: {problem}")
     return missing
 

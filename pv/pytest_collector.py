@@ -13,6 +13,7 @@ import pytest
 from pv.pytest_results import CollectedResults, TestRecord, base_node_id
 
 MAX_REASON = 2000
+_UNFINISHED = "the test started but its call phase never reported (pytest.exit() or an interrupt inside it?)"
 
 
 def _short(text: str | None) -> str | None:
@@ -53,9 +54,11 @@ class ResultCollector:
             self.results.collect_errors[report.nodeid] = _failure_reason(report) or "collection failed"
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        record = self.results.tests.setdefault(report.nodeid, TestRecord(report.nodeid))
+        # Until its call phase reports, a test that started is not a pass: pytest.exit() or a
+        # KeyboardInterrupt inside the test ends the session with only the setup report.
+        record = self.results.tests.setdefault(report.nodeid, TestRecord(report.nodeid, "error", _UNFINISHED))
         record.duration_s = round(record.duration_s + float(report.duration or 0.0), 6)
-        if record.outcome in ("fail", "error"):
+        if record.outcome == "fail" or (record.outcome == "error" and record.reason != _UNFINISHED):
             return  # a teardown pass cannot undo a failed call
         if report.failed:
             if report.when == "call":
@@ -67,6 +70,8 @@ class ResultCollector:
             record.outcome, record.reason = "skipped", _skip_reason(report)
         elif report.when == "call" and hasattr(report, "wasxfail"):
             record.outcome, record.reason = "fail", f"unexpectedly passed (xfail: {report.wasxfail})"
+        elif report.when == "call":
+            record.outcome, record.reason = "pass", None
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.results.exit_status = int(exitstatus)

@@ -174,6 +174,12 @@ def parse_lines(data: bytes, start: int, text_field: str) -> ParsedLines:
         except json.JSONDecodeError as exc:
             out.errors.append((i, f"not valid JSON: {exc.msg} at column {exc.colno}"))
             continue
+        except RecursionError:
+            out.errors.append((i, "not usable JSON: arrays/objects nest too deeply to parse"))
+            continue
+        except ValueError as exc:  # e.g. an integer literal longer than Python's 4300-digit limit
+            out.errors.append((i, f"not usable JSON: {str(exc).split(';')[0]}"))
+            continue
         if not isinstance(obj, dict):
             out.errors.append((i, f"line is {_type_name(obj)}, expected a JSON object with a {text_field!r} field"))
             continue

@@ -82,10 +82,11 @@ def _fail(source: str, what: str, fix: str | None = None) -> TokenizeError:
 
 
 def walk_pretokenizers(node: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if node is None:
+    if not isinstance(node, dict):  # None, or junk in a hand-edited file: no usable step
         return []
     if node.get("type") == "Sequence":
-        return [p for child in node.get("pretokenizers", []) for p in walk_pretokenizers(child)]
+        children = node.get("pretokenizers")
+        return [p for child in (children if isinstance(children, list) else []) for p in walk_pretokenizers(child)]
     return [node]
 
 
@@ -130,8 +131,12 @@ def parse_tokenizer_json(data: bytes, source: str) -> TokenizerDefinition:
         ) from None
     except UnicodeDecodeError:
         raise _fail(source, "not UTF-8 text", "tokenizer.json must be a UTF-8 JSON file") from None
+    except (ValueError, RecursionError) as exc:  # a 5000-digit integer, arrays nested 100k deep
+        raise _fail(source, f"not usable JSON ({str(exc).split(';')[0]})", "restore the original file") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("model"), dict):
         raise _fail(source, "no `model` object; this is not an HF tokenizer.json")
+    if obj.get("normalizer") is not None and not isinstance(obj["normalizer"], dict):
+        raise _fail(source, "`normalizer` must be an object or null")
     model = obj["model"]
     model_type = model.get("type") or ("BPE" if "merges" in model else None)
     if model_type != "BPE":
@@ -158,8 +163,9 @@ def parse_tokenizer_json(data: bytes, source: str) -> TokenizerDefinition:
     merges = _parse_merges(model.get("merges") or [], source)
     added: list[AddedToken] = []
     for i, t in enumerate(obj.get("added_tokens") or []):
-        if not isinstance(t, dict) or not isinstance(t.get("content"), str) or not isinstance(t.get("id"), int):
-            raise _fail(source, f"added_tokens[{i}] needs a string `content` and an integer `id`")
+        if not isinstance(t, dict) or not isinstance(t.get("content"), str) or type(t.get("id")) is not int \
+                or t["id"] < 0:
+            raise _fail(source, f"added_tokens[{i}] needs a string `content` and a non-negative integer `id`")
         added.append(
             AddedToken(
                 content=t["content"],

@@ -91,8 +91,8 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
     try:
         obj = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TokenizeError(f"not valid JSON: {exc}", where=str(path)) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, a 5000-digit integer, deep nesting
+        raise TokenizeError(f"not valid JSON: {str(exc).split(';')[0]}", where=str(path)) from None
     return obj if isinstance(obj, dict) else None
 
 

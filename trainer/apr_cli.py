@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
+
+INTERNAL_ERROR = 70
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +37,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("apr: interrupted", file=sys.stderr)
         return 130
+    except Exception:
+        # Bad input is reported by the handlers with their own exit codes; anything reaching here
+        # is a bug or an environment failure (out of memory, disk full). Exit 70 (EX_SOFTWARE) so it
+        # is never mistaken for a verdict such as 1 = "target val_loss not reached".
+        traceback.print_exc()
+        print(f"apr {args.command}: internal error (exit {INTERNAL_ERROR}); the traceback above is a bug "
+              "report or an environment failure", file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

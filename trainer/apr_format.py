@@ -220,6 +220,13 @@ def _parse_header(buf: bytes | mmap.mmap, path: Path, file_size: int) -> AprHead
     return AprHeader((major, minor), flags, n, meta_off, meta_size, index_off, index_size, data_off)
 
 
+def _index_int(value: Any) -> int:
+    """An index integer exactly as JSON states it: no floats (2.5, Infinity), strings or booleans."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {value!r}")
+    return value
+
+
 class AprFile:
     """A memory-mapped .apr checkpoint. Use as a context manager; tensors are copied out on request."""
 
@@ -239,6 +246,8 @@ class AprFile:
             if verify:
                 self.verify_file_crc()
             self.metadata = self._json(self.header.meta_off, self.header.meta_size, "metadata")
+            if not isinstance(self.metadata, dict):
+                raise AprFormatError(f"{self.path}: metadata is not a JSON object")
             raw_index = self._json(self.header.index_off, self.header.index_size, "tensor index")
             self.index = self._parse_index(raw_index)
         except BaseException:
@@ -248,7 +257,7 @@ class AprFile:
     def _json(self, off: int, size: int, what: str) -> Any:
         try:
             return json.loads(bytes(self._mm[off : off + size]).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise AprFormatError(f"{self.path}: {what} is not valid JSON: {exc}") from exc
 
     def _parse_index(self, raw: Any) -> dict[str, TensorEntry]:
@@ -261,13 +270,17 @@ class AprFile:
                 e = TensorEntry(
                     str(item["name"]),
                     str(item["dtype"]),
-                    tuple(int(d) for d in item["shape"]),
-                    int(item["offset"]),
-                    int(item["size"]),
-                    int(item["crc32"]),
+                    tuple(_index_int(d) for d in item["shape"]),
+                    _index_int(item["offset"]),
+                    _index_int(item["size"]),
+                    _index_int(item["crc32"]),
                 )
+                if not isinstance(item["shape"], list) or e.offset < 0 or e.size < 0:
+                    raise ValueError("shape must be a list; offset and size must be >= 0")
             except (KeyError, TypeError, ValueError) as exc:
-                raise AprFormatError(f"{self.path}: malformed tensor index entry {item!r}") from exc
+                raise AprFormatError(f"{self.path}: malformed tensor index entry {str(item)[:200]!r}: {exc}") from exc
+            if e.name in out:
+                raise AprFormatError(f"{self.path}: tensor {e.name} is listed twice in the index")
             if e.dtype not in _DTYPE_SIZES:
                 raise AprFormatError(f"{self.path}: tensor {e.name}: unknown dtype {e.dtype}")
             numel = 1

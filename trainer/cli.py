@@ -20,6 +20,7 @@ _PRETRAIN_EPILOG = """\
 exit codes: 0 ok | 1 --target-val-loss not reached | 2 bad input (preflight, config, data)
             3 NaN/Inf loss or grad norm | 4 training data exhausted (validation is never reused)
             5 multi-process only: a collective failed (another rank died or stalled past --dist-timeout)
+            70 internal error (a bug or an environment failure such as out of memory; traceback printed)
 
 example (CPU, tiny):
   apr pretrain --mode from-scratch --model-config qwen2-tiny --tokenizer TOK_DIR \\

@@ -94,8 +94,10 @@ class ShardSet:
         if mpath.is_file():
             try:
                 self.manifest = json.loads(mpath.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise DataError(f"{mpath}: unreadable manifest: {exc}") from exc
+            if not isinstance(self.manifest, dict):
+                raise DataError(f"{mpath}: manifest is not a JSON object")
         if self.manifest.get("complete") is False:
             raise DataError(
                 f"{mpath}: the manifest marks these shards incomplete (an interrupted encode); "

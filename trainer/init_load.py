@@ -53,9 +53,8 @@ def expected_shapes(model: CausalLM) -> dict[str, tuple[int, ...]]:
     return {n: tuple(t.shape) for n, t in model.checkpoint_tensors().items()}
 
 
-def load_init_into(model: CausalLM, init: str | Path) -> dict[str, object]:
-    """Copy every tensor of ``init`` into ``model``; returns a small load report for the run summary."""
-    tensors = read_init_tensors(init)
+def _checked_ignorable(model: CausalLM, tensors: dict[str, torch.Tensor], init: str | Path) -> list[str]:
+    """Gate the init's tensors against ``model``'s shapes; returns the names that are legitimately extra."""
     ignorable = [n for n in tensors if n.endswith(_IGNORABLE_SUFFIXES)]
     if model.cfg.tie_word_embeddings and "lm_head.weight" in tensors:
         # HF sometimes stores the tied head explicitly; it must equal the embedding, then it is redundant.
@@ -68,6 +67,33 @@ def load_init_into(model: CausalLM, init: str | Path) -> dict[str, object]:
         ignorable.append("lm_head.weight")
     expected = expected_shapes(model)
     check_init_tensors(expected, {n: tuple(t.shape) for n, t in tensors.items()}, ignorable=ignorable, source=str(init))
+    return ignorable
+
+
+def read_checked_init_tensors(cfg: ModelConfig, init: str | Path) -> dict[str, torch.Tensor]:
+    """The init's tensors, gated against ``cfg`` *before* the real model is allocated.
+
+    The shapes are compared with a model on the ``meta`` device (no memory), so a config.json or
+    .apr metadata claiming sizes its weight files do not hold (say vocab_size 2**36) is refused
+    with the mismatched names instead of attempting a multi-terabyte allocation.
+    """
+    tensors = read_init_tensors(init)
+    with torch.device("meta"):
+        shell = CausalLM(cfg)
+    _checked_ignorable(shell, tensors, init)
+    return tensors
+
+
+def load_init_into(
+    model: CausalLM, init: str | Path, *, tensors: dict[str, torch.Tensor] | None = None
+) -> dict[str, object]:
+    """Copy every tensor of ``init`` into ``model``; returns a small load report for the run summary.
+
+    ``tensors``: the init's tensors if already read (``read_checked_init_tensors``), else read here.
+    """
+    if tensors is None:
+        tensors = read_init_tensors(init)
+    ignorable = _checked_ignorable(model, tensors, init)
     own = model.checkpoint_tensors()
     with torch.no_grad():
         for name, dst in own.items():
@@ -84,6 +110,7 @@ def load_init_into(model: CausalLM, init: str | Path) -> dict[str, object]:
 
 def build_model_from_init(init: str | Path) -> tuple[ModelConfig, CausalLM, dict[str, object]]:
     cfg = load_init_config(init)  # rejects encoders before any weight file is opened
+    tensors = read_checked_init_tensors(cfg, init)  # shapes match cfg before cfg sizes any allocation
     model = CausalLM(cfg)
-    report = load_init_into(model, init)
+    report = load_init_into(model, init, tensors=tensors)
     return cfg, model, report

@@ -44,7 +44,7 @@ from trainer.data import (
     sha256_path,
 )
 from trainer.dist import DistContext
-from trainer.init_load import load_init_into
+from trainer.init_load import load_init_into, read_checked_init_tensors
 from trainer.model import CausalLM
 from trainer.preflight import PreflightError, assert_ids_below_vocab, preflight_tokenizer_vocab
 from trainer.resume import ResumeInfo, load_resume_state, save_resume_state, trim_metrics
@@ -210,10 +210,13 @@ def run_pretrain(
     autocast = device.type == "cuda"
     seed_everything(cfg.seed)
 
+    # An init's tensors are read and shape-checked against model_cfg before model_cfg sizes any allocation.
+    init_tensors = read_checked_init_tensors(model_cfg, cfg.init) if cfg.init is not None else None
     model = CausalLM(model_cfg)
     load_report: dict[str, Any] | None = None
     if cfg.init is not None:
-        load_report = load_init_into(model, cfg.init)
+        load_report = load_init_into(model, cfg.init, tensors=init_tensors)
+        del init_tensors
     model.to(device)
     model.train()
     engine = distributed.wrap(model, dist, "fsdp" if cfg.fsdp else "ddp", device)  # before the optimizer (FSDP)

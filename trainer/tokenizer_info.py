@@ -98,5 +98,5 @@ def read_tokenizer_vocab(path: str | Path) -> TokenizerVocab:
             if size is not None:
                 return TokenizerVocab(size, str(p))
         raise TokenizerInfoError(f"{p}: unrecognised tokenizer file")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise TokenizerInfoError(f"{p}: cannot read tokenizer: {exc}") from exc

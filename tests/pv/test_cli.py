@@ -101,3 +101,15 @@ def test_console_script_reports_without_traceback(mixed: Repo) -> None:
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "contracts/bad-v1.yaml:4:11" in proc.stdout
+
+
+def test_a_pv_bug_exits_70_not_1(monkeypatch, capsys, repo: Repo) -> None:
+    import pv.commands.validate as validate_cmd
+
+    def boom(*args, **kwargs):
+        raise ZeroDivisionError("simulated bug")
+
+    monkeypatch.setattr(validate_cmd, "load_all", boom)
+    repo.contract(valid_contract())
+    assert main(["validate", "--root", str(repo.root), str(repo.root / "contracts")]) == 70
+    assert "ZeroDivisionError: simulated bug" in capsys.readouterr().err

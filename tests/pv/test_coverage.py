@@ -92,6 +92,16 @@ def test_ratchet_is_created_raised_and_never_lowered(demo: Repo, tmp_path: Path,
     assert json.loads(baseline.read_text())["bound"] == 4  # a fall never rewrites the baseline
 
 
+def test_a_ratchet_without_numbers_fails_instead_of_letting_coverage_fall(demo: Repo, tmp_path: Path,
+                                                                          capsys) -> None:
+    baseline = tmp_path / "coverage-baseline.json"
+    for broken in ("{}", '{"bound": "4", "passing": 0, "bound_pct": 80, "passing_pct": 0}'):
+        baseline.write_text(broken)
+        code, out = cov(demo, "--ratchet", str(baseline), "--no-update", capsys=capsys)
+        assert code == 1 and "has no number for" in out["problems"][0], broken
+        assert baseline.read_text() == broken
+
+
 def test_text_output(demo: Repo, capsys) -> None:
     assert main(["coverage", "--root", str(demo.root), "--min", "90"]) == 1
     out = capsys.readouterr().out

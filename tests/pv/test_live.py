@@ -89,6 +89,32 @@ def test_judge_without_floor_would_have_passed_the_degenerate_run() -> None:
     assert judge({"val_loss": 1.0}, "val_loss * 2", None)[0] == "error"  # a number is not a verdict
 
 
+def test_loss_floor_catches_minus_infinity_and_nan() -> None:
+    check = "val_loss < 9.38"
+    assert judge({"val_loss": float("-inf")}, check, None)[0] == "pass"  # what the floor is there to stop
+    assert judge({"val_loss": float("-inf")}, check, 0.5)[0] == "fail"
+    assert judge({"val_loss": float("-inf")}, None, 0.5)[0] == "fail"
+    assert judge({"val_loss": float("nan")}, None, 0.5)[0] == "fail"
+    assert judge({"val_loss": 1.0}, None, 0.5)[0] == "pass"
+
+
+def test_hostile_metrics_and_paths_are_errors_not_crashes(live_repo: Repo) -> None:
+    live_repo.write("big.py", "import sys\nopen(sys.argv[1], 'w').write(sys.argv[2] * 5000 + sys.argv[3])\n")
+    (live_repo.root / "loop").symlink_to("loop")
+    _, got = run(
+        live_repo,
+        falsifier("FALSIFY-RUN-001", f"LIVE: {PY} big.py m1.json '{{\"val_loss\": ' 1 '}}'", metrics_file="m1.json",
+                  check="val_loss < 2"),
+        falsifier("FALSIFY-RUN-002", f"LIVE: {PY} big.py m2.json '[' ''", metrics_file="m2.json",
+                  check="val_loss < 2"),
+        live("FALSIFY-RUN-003", "m3.json", artifacts=["loop/data.bin"]),
+    )
+    assert {e.outcome for e in got.values()} == {Outcome.ERROR}
+    assert "cannot be read as JSON" in got["FALSIFY-RUN-001"].reason
+    assert "cannot be read as JSON: maximum recursion depth" in got["FALSIFY-RUN-002"].reason
+    assert "not a usable path" in got["FALSIFY-RUN-003"].reason
+
+
 def test_evidence_folder_records_the_run(live_repo: Repo) -> None:
     _, got = run(live_repo, live("FALSIFY-RUN-001", "m.json step_0_loss=3.0 vocab_size=100", metrics_file="m.json",
                                  check="step_0_loss <= ln(vocab_size)", artifacts=["data/corpus.txt"]))
@@ -159,3 +185,18 @@ def test_active_runtime_needs_matching_evidence_and_a_run_without_live_keeps_it(
     changed = promote(path, Status.ACTIVE_RUNTIME, live_repo.root, dry_run=True)
     assert not changed.ok
     assert any("artifact data/corpus.txt no longer matches the hash in evidence/run-v1/" in m for m in changed.missing)
+
+
+def test_evidence_recorded_before_a_loss_floor_was_added_does_not_count(live_repo: Repo) -> None:
+    live_repo.write("falsifiers/test_unit.py", "def test_unit():\n    assert True\n")
+    unit = falsifier("FALSIFY-RUN-001", "falsifiers/test_unit.py::test_unit")
+    degenerate = dict(metrics_file="m.json", check="isfinite(val_loss) and val_loss < 9.38")
+    path, got = run(live_repo, unit, live("FALSIFY-RUN-002", "m.json val_loss=0.0008", **degenerate),
+                    status="FUNCTIONAL")
+    assert got["FALSIFY-RUN-002"].outcome is Outcome.PASS  # no floor yet: the degenerate run passes
+    assert promote(path, Status.ACTIVE_RUNTIME, live_repo.root, dry_run=True).ok
+    # the contract now declares the floor that run would fail; its old evidence must not be reused
+    path, _ = run(live_repo, unit, live("FALSIFY-RUN-002", "m.json val_loss=0.0008", loss_floor=0.5, **degenerate),
+                  live_=False, status="FUNCTIONAL")
+    refused = promote(path, Status.ACTIVE_RUNTIME, live_repo.root, dry_run=True)
+    assert any("FALSIFY-RUN-002: the loss_floor changed since evidence/run-v1/" in m for m in refused.missing)

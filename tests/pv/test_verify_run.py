@@ -209,6 +209,16 @@ def test_collection_error_fails_only_the_falsifiers_of_that_file(repo: Repo) -> 
     assert "no_such_module_pv" in entries["FALSIFY-DEMO-002"].reason
 
 
+def test_a_test_that_stops_the_session_midway_is_not_a_pass(repo: Repo) -> None:
+    # pytest.exit() (or a KeyboardInterrupt) inside the test: only its setup phase ever reports
+    repo.write("falsifiers/test_exit.py", "import pytest\n\ndef test_exits():\n    pytest.exit('stop')\n")
+    repo.contract(valid_contract("demo-v1", falsifiers=[
+        falsifier("FALSIFY-DEMO-001", "falsifiers/test_exit.py::test_exits"),
+    ]))
+    entry = by_id(verify([repo.root / "contracts" / "demo-v1.yaml"], repo.root))["FALSIFY-DEMO-001"]
+    assert entry.outcome is Outcome.ERROR and "never reported" in entry.reason
+
+
 def test_plain_pytest_with_pv_ledger_fills_the_ledger(repo: Repo) -> None:
     repo.write(F, TESTS)
     repo.contract(valid_contract("demo-v1", falsifiers=[

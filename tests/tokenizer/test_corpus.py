@@ -37,6 +37,22 @@ def test_each_kind_of_bad_line_gets_its_own_message() -> None:
     assert p.doc_end[-1] == len(data)
 
 
+def test_hostile_json_is_a_located_line_error_not_a_crash() -> None:
+    # json.loads raises plain ValueError / RecursionError (not JSONDecodeError) for these
+    data = (
+        b'{"text": "a", "n": ' + b"1" * 5000 + b"}\n"
+        + b"[" * 100_000 + b"\n"
+        + b'{"text": "b", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}\n"
+        + b'{"text": "ok"}\n'
+    )
+    p = parse_lines(data, 0, "text")
+    assert p.texts == ["ok"] and p.doc_line == [3]
+    msgs = dict(p.errors)
+    assert sorted(msgs) == [0, 1, 2]
+    assert "4300 digits" in msgs[0]
+    assert "nest too deeply" in msgs[1] and "nest too deeply" in msgs[2]
+
+
 def test_bom_at_file_start_is_not_content() -> None:
     p = parse_lines(b'\xef\xbb\xbf{"text": "a"}\n', 0, "text")
     assert p.texts == ["a"] and not p.errors

@@ -71,6 +71,18 @@ def test_on_error_skip_counts_and_records_lines(tmp_path: Path) -> None:
     assert f.consumed == (0, f.size) and f.sha256 == hashlib.sha256(corpus.read_bytes()).hexdigest()
 
 
+def test_hostile_json_line_fails_with_file_and_line(tmp_path: Path) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:20])
+    lines = corpus.read_bytes().splitlines(keepends=True)
+    lines.insert(5, b"[" * 100_000 + b"\n")
+    corpus.write_bytes(b"".join(lines))
+    with pytest.raises(CorpusLineError) as err:
+        _run(corpus, tmp_path / "out")
+    assert err.value.where == "c.jsonl:6" and "nest too deeply" in err.value.what
+    m = _run(corpus, tmp_path / "skip", on_error="skip")
+    assert m.complete and m.totals.skipped_lines == 1 and m.totals.documents == 20
+
+
 def test_a_corpus_without_documents_is_an_error(tmp_path: Path) -> None:
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('\n{"other": 1}\n\n')

@@ -157,3 +157,31 @@ def _write(tmp: Path, obj: dict) -> Path:
     d.mkdir()
     (d / "tokenizer.json").write_text(json.dumps(obj))
     return d
+
+
+def test_hostile_tokenizer_json_is_a_clear_error_not_a_crash() -> None:
+    with pytest.raises(TokenizeError, match="not usable JSON"):
+        parse_tokenizer_json(b'{"model": {"vocab": {"a": ' + b"1" * 5000 + b"}}}", "t.json")
+    with pytest.raises(TokenizeError, match="not usable JSON"):
+        parse_tokenizer_json(b"[" * 100_000, "t.json")
+    good = {"model": {"type": "BPE", "vocab": {"a": 0, "c": 2}, "merges": []},
+            "pre_tokenizer": {"type": "ByteLevel"}, "added_tokens": []}
+    # a negative added-token id fills the gap at id 1 in the count, so "contiguous" alone would pass it
+    for bad_id in (-1, True):
+        obj = {**good, "added_tokens": [{"content": "<e>", "id": bad_id}]}
+        with pytest.raises(TokenizeError, match="non-negative integer `id`"):
+            parse_tokenizer_json(json.dumps(obj).encode(), "t.json")
+    for pre in ("ByteLevel", {"type": "Sequence", "pretokenizers": [1, "x"]}):
+        with pytest.raises(TokenizeError, match="not byte-level"):
+            parse_tokenizer_json(json.dumps({**good, "pre_tokenizer": pre}).encode(), "t.json")
+    with pytest.raises(TokenizeError, match="`normalizer` must be an object"):
+        parse_tokenizer_json(json.dumps({**good, "normalizer": "NFC"}).encode(), "t.json")
+
+
+def test_hostile_config_json_beside_tokenizer_json_is_a_clear_error(tmp_path: Path) -> None:
+    src = tmp_path / "model"
+    src.mkdir()
+    (src / "tokenizer.json").write_bytes((cached_small().directory / "tokenizer.json").read_bytes())
+    (src / "config.json").write_bytes(b'{"vocab_size": ' + b"9" * 5000 + b"}")
+    with pytest.raises(TokenizeError, match=r"config\.json: not valid JSON: Exceeds the limit"):
+        import_hf(src, tmp_path / "out")

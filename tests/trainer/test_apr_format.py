@@ -142,3 +142,51 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         write_apr(target, {"a": torch.zeros(3)}, _meta())
     assert target.read_bytes() == before  # old file intact
     assert [p.name for p in tmp_path.iterdir()] == ["x.apr"]  # no temp file left behind
+
+
+def _forge(path: Path, meta: bytes, index: bytes, data: bytes) -> Path:
+    """A file with valid header and footer CRCs around arbitrary metadata/index (a crafted input)."""
+    import zlib
+
+    from trainer.apr_format import _FOOTER, _HEADER, FOOTER_MAGIC
+
+    index_off = HEADER_SIZE + len(meta)
+    data_off = (index_off + len(index) + ALIGN - 1) // ALIGN * ALIGN
+    head = _HEADER.pack(MAGIC, 2, 0, 0, 1, HEADER_SIZE, len(meta), index_off, len(index), data_off, 0)
+    body = head + struct.pack("<I", zlib.crc32(head)) + meta + index
+    body += b"\0" * (data_off - len(body)) + data
+    path.write_bytes(body + _FOOTER.pack(FOOTER_MAGIC, zlib.crc32(body)))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("meta", "entry", "match"),
+    [
+        (b"[1, 2]", None, "metadata is not a JSON object"),
+        (b"[" * 100_000 + b"]" * 100_000, None, "metadata is not valid JSON"),
+        (None, '"offset": Infinity', "malformed tensor index entry"),
+        (None, '"shape": [Infinity]', "malformed tensor index entry"),
+        (None, '"shape": [4.0]', "malformed tensor index entry"),
+        (None, '"shape": "4"', "malformed tensor index entry"),
+        (None, '"offset": -64', "malformed tensor index entry"),
+    ],
+    ids=["meta-list", "meta-deep-nesting", "offset-inf", "shape-inf", "shape-float", "shape-str", "offset-negative"],
+)
+def test_crafted_metadata_or_index_gives_a_format_error(
+    tmp_path: Path, meta: bytes | None, entry: str | None, match: str
+) -> None:
+    import json
+    import zlib
+
+    blob = torch.arange(4, dtype=torch.float32).numpy().tobytes()
+    good = {"name": "a", "dtype": "F32", "shape": [4], "offset": 0, "size": 16, "crc32": zlib.crc32(blob)}
+    index = json.dumps([good])
+    if entry is not None:
+        key = entry.split(":")[0].strip('"')
+        index = index.replace(f'"{key}": {json.dumps(good[key])}', entry)
+        assert entry in index
+    meta_bytes = meta if meta is not None else json.dumps(_meta()).encode()
+    path = _forge(tmp_path / "x.apr", meta_bytes, index.encode(), blob)
+    for reader in (read_apr, read_apr_metadata, describe):
+        with pytest.raises(AprFormatError, match=match):
+            reader(path)

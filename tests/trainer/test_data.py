@@ -134,3 +134,16 @@ def test_incomplete_or_tampered_shards_are_refused(tmp_path: Path) -> None:
     (root / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(DataError, match="incomplete"):
         ShardSet(root, 15)
+
+
+def test_manifest_or_tokenizer_json_of_the_wrong_shape_is_a_clear_error(tmp_path: Path) -> None:
+    from trainer.tokenizer_info import TokenizerInfoError, read_tokenizer_vocab
+
+    root = write_shards(tmp_path / "s", [1000])
+    (root / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match="not a JSON object"):
+        ShardSet(root, 15)
+    tok = tmp_path / "tok.json"
+    tok.write_text("[1]")
+    with pytest.raises(TokenizerInfoError, match="cannot read tokenizer"):
+        read_tokenizer_vocab(tok)

@@ -122,3 +122,24 @@ def test_random_init_loss_is_about_ln_vocab() -> None:
     with torch.no_grad():
         loss = float(m.loss(x[:, :-1], x[:, 1:]))
     assert abs(loss - torch.log(torch.tensor(512.0)).item()) < 0.1
+
+
+def test_init_claiming_sizes_its_weights_lack_is_refused_before_allocating(tmp_path: Path) -> None:
+    """A config.json / .apr metadata stating vocab_size 2**36 over small weights: a named shape error, not an
+    8 TB allocation (untrusted-input rule: the weight files, not the config, bound what is allocated)."""
+    from safetensors.torch import save_file
+
+    from trainer.apr_format import write_apr
+    from trainer.checkpoint import apr_metadata
+
+    cfg = PRESETS["test-tiny"]
+    tensors = {k: v.clone() for k, v in CausalLM(cfg).checkpoint_tensors().items()}
+    huge = cfg.model_copy(update={"vocab_size": 2**36})
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    (hf / "config.json").write_text(json.dumps(config_to_hf(huge)))
+    save_file(tensors, str(hf / "model.safetensors"))
+    apr = write_apr(tmp_path / "x.apr", tensors, apr_metadata(huge, {"tool": "test"}))
+    for init in (hf, apr):
+        with pytest.raises(PreflightError, match=r"model\.embed_tokens\.weight \(model \(68719476736, 32\)"):
+            build_model_from_init(init)
