@@ -22,6 +22,16 @@ def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = FORMA
                         help="; ".join(_FORMAT_HELP[c] for c in choices))
 
 
+def add_contract_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", type=Path, metavar="CONTRACT",
+                        help="contract files or folders (default: contracts/*.yaml)")
+
+
+def add_ledger(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ledger", type=Path, default=None, metavar="FILE",
+                        help="ledger file (default: .pv/ledger.json under the root)")
+
+
 def add_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, default=None,
                         help="repository root (default: nearest ancestor with contracts/ or pyproject.toml)")

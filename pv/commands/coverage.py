@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from pv.commands.common import UsageError, add_format, add_root, resolve_root
+from pv.commands.common import UsageError, add_contract_paths, add_format, add_ledger, add_root, resolve_root
 from pv.report.text import console, table
 
 
@@ -20,8 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(exit 1) when fewer falsifiers than --floor were found (a broken scan never reports 0/0 as "
                     "green), below --min / --min-passing, or below the --ratchet baseline.",
     )
-    parser.add_argument("paths", nargs="*", type=Path, metavar="CONTRACT",
-                        help="contract files or folders (default: contracts/*.yaml)")
+    add_contract_paths(parser)
     parser.add_argument("--min", dest="min_bound", type=_pct, default=None, metavar="PCT",
                         help="minimum bound coverage in percent (bound / declared)")
     parser.add_argument("--min-passing", type=_pct, default=None, metavar="PCT",
@@ -31,8 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--ratchet", type=Path, default=None, metavar="FILE",
                         help="baseline JSON that may only improve: created when missing, raised when beaten")
     parser.add_argument("--no-update", action="store_true", help="with --ratchet: check only, never write FILE")
-    parser.add_argument("--ledger", type=Path, default=None, metavar="FILE",
-                        help="ledger file (default: .pv/ledger.json under the root)")
+    add_ledger(parser)
     add_format(parser, ("text", "json"))
     add_root(parser)
     parser.set_defaults(func=run)

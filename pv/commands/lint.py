@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.markup import escape
 
-from pv.commands.common import add_format, add_root, contract_paths, resolve_root
+from pv.commands.common import add_contract_paths, add_format, add_root, contract_paths, resolve_root
 from pv.gates import GATES
 from pv.lint import lint
 from pv.report.machine import render_github, render_json, render_sarif
@@ -22,8 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "lint never imports or runs project code, and never runs LIVE commands. "
                     "Exit 0 when every gate passes, 1 otherwise, 2 on a usage error.",
     )
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help="contract files or folders (default: contracts/*.yaml)")
+    add_contract_paths(parser)
     parser.add_argument("--strict-test-binding", action="store_true",
                         help="an unresolved falsifier test binding is an error, not a warning")
     add_format(parser)

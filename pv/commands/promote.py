@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from pv.commands.common import UsageError, add_format, add_root, resolve_root
+from pv.commands.common import UsageError, add_format, add_ledger, add_root, resolve_root
 from pv.enums import Status
 from pv.report.text import console
 from pv.status_rules import STATUS_RULES
@@ -30,8 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="check and show the edit, write nothing")
     parser.add_argument("--date", type=_date, default=None, metavar="YYYY-MM-DD",
                         help="date for `updated` and the changelog entry (default: today)")
-    parser.add_argument("--ledger", type=Path, default=None, metavar="FILE",
-                        help="ledger file (default: .pv/ledger.json under the root)")
+    add_ledger(parser)
     add_format(parser, ("text", "json"))
     add_root(parser)
     parser.set_defaults(func=run)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from rich.markup import escape
 
-from pv.commands.common import UsageError, add_format, add_root, contract_paths, resolve_root
+from pv.commands.common import (
+    UsageError,
+    add_contract_paths,
+    add_format,
+    add_ledger,
+    add_root,
+    contract_paths,
+    resolve_root,
+)
 from pv.report.text import console, print_diagnostics, table
 
 SHOWN_NEEDS = 4
@@ -22,10 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "next status still needs. Reads the ledger; runs nothing. Exit 0, or 1 when a claimed "
                     "status is not supported.",
     )
-    parser.add_argument("paths", nargs="*", type=Path, metavar="CONTRACT",
-                        help="contract files or folders (default: contracts/*.yaml)")
-    parser.add_argument("--ledger", type=Path, default=None, metavar="FILE",
-                        help="ledger file (default: .pv/ledger.json under the root)")
+    add_contract_paths(parser)
+    add_ledger(parser)
     add_format(parser, ("text", "json"))
     add_root(parser)
     parser.set_defaults(func=run)

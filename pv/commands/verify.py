@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pv.commands.common import UsageError, add_format, add_root, contract_paths, resolve_root
+from pv.commands.common import (
+    UsageError,
+    add_contract_paths,
+    add_format,
+    add_ledger,
+    add_root,
+    contract_paths,
+    resolve_root,
+)
 from pv.report.text import console, print_diagnostics
 
 
@@ -18,8 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "evidence folder under evidence/<contract-id>/. Exit 0 when no ship-blocking falsifier "
                     "fails or errors, 1 otherwise, 2 on a usage error.",
     )
-    parser.add_argument("paths", nargs="*", type=Path, metavar="CONTRACT",
-                        help="contract files or folders (default: contracts/*.yaml)")
+    add_contract_paths(parser)
     parser.add_argument("-k", dest="patterns", action="append", default=[], metavar="FALSIFIER_ID",
                         help="only this falsifier id (or shell glob, e.g. 'FALSIFY-ARCH-00*'); repeatable")
     parser.add_argument("--live", action="store_true",
@@ -27,8 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "you trust)")
     parser.add_argument("--junit", type=Path, default=None, metavar="FILE",
                         help="also write a JUnit XML report (one testcase per falsifier)")
-    parser.add_argument("--ledger", type=Path, default=None, metavar="FILE",
-                        help="ledger file (default: .pv/ledger.json under the root)")
+    add_ledger(parser)
     parser.add_argument("--no-ledger", action="store_true", help="do not write the ledger")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="limit for the pytest run and for each LIVE command")
