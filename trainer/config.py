@@ -58,7 +58,7 @@ class EncoderArchitectureError(ConfigError):
 class ModelConfig(BaseModel):
     """Every field that determines the shape and numerics of the decoder-only model."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     architecture: Architecture
     vocab_size: int = Field(gt=0)
