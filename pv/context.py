@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from pv.diagnostics import Diagnostic, Severity, display_path
+from pv.diagnostics import Diagnostic, Severity, display_path, format_key_path
 from pv.loader import LoadedContract, load_contract
 from pv.models import Contract
+from pv.testscan import TestIndex, scan_tests
 from pv.yaml_nodes import locate
 
 
@@ -45,7 +46,6 @@ class LintContext:
     root: Path
     loaded: list[LoadedContract]
     strict_test_binding: bool = False
-    _repo_extra: list[LoadedContract] | None = field(default=None, repr=False)
 
     @property
     def valid(self) -> list[tuple[LoadedContract, Contract]]:
@@ -63,15 +63,11 @@ class LintContext:
         return [*self.loaded, *load_all(extra, self.root)]
 
     @cached_property
-    def test_index(self):
-        from pv.testscan import scan_tests
-
+    def test_index(self) -> TestIndex:
         return scan_tests(self.root)
 
     def diag(self, lc: LoadedContract, path: list[str | int], message: str, *, hint: str | None = None,
              code: str, severity: Severity = Severity.ERROR) -> Diagnostic:
-        from pv.diagnostics import format_key_path
-
         line, col = locate(lc.node, path) or (None, None)
         return Diagnostic(file=lc.display, line=line, col=col, key_path=format_key_path(path), message=message,
                           hint=hint, code=code, severity=severity)
