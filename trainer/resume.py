@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from tokenizer.fsutil import atomic_write_text, fsync_dir
 from trainer.apr_format import read_apr, write_apr
 from trainer.checkpoint import apr_metadata
 from trainer.data import TrainSampler
@@ -191,14 +192,6 @@ def latest_resume_dir(run_dir: Path) -> Path:
     return run_dir / RESUME_DIRNAME / info["dir"]
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_resume_state(
     run_dir: Path,
     *,
@@ -248,10 +241,8 @@ def save_resume_state(
     final = root / name
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
-    _fsync_dir(root)
-    latest_tmp = root / f".{LATEST}.tmp"
-    latest_tmp.write_text(json.dumps({"step": step, "dir": name}), encoding="utf-8")
-    os.replace(latest_tmp, root / LATEST)
+    fsync_dir(root)
+    atomic_write_text(root / LATEST, json.dumps({"step": step, "dir": name}))
     for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     ctx.barrier()
@@ -307,6 +298,4 @@ def trim_metrics(metrics: Path, step: int) -> None:
         return
     kept = [line for line in metrics.read_text(encoding="utf-8").splitlines()
             if line.strip() and json.loads(line).get("step", 0) < step]
-    tmp = metrics.with_name(metrics.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    os.replace(tmp, metrics)
+    atomic_write_text(metrics, "".join(line + "\n" for line in kept))
