@@ -12,7 +12,6 @@ or returning a constant loss.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tokenizer.fsutil import sha256_file
 
 TOKEN_DTYPE = np.dtype("<u4")
 
@@ -241,11 +242,6 @@ class TrainSampler:
         if state["seed"] != self.seed or state["n_train"] != self.n_train:
             raise DataError("sampler state is from a different seed or dataset; cannot resume")
         self.epoch, self.cursor, self._perm = int(state["epoch"]), int(state["cursor"]), None
-
-
-def sha256_file(path: str | Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def sha256_path(path: str | Path) -> dict[str, str]:
