@@ -1,0 +1,28 @@
+"""safeio: crash-safe writes, digests and regular-file-only reads, shared by the tokenizer and the trainer.
+
+It is the bottom layer: it imports nothing from this project, so any package may use it.
+
+- :func:`atomic_write_bytes` / :func:`atomic_write_text` / :class:`AtomicFile`: a file appears at its
+  path only once complete (temp file beside it, fsync, rename, fsync the directory), so a reader or a
+  resumed run sees the old whole file or the new whole file, never a torn one;
+- :func:`fsync_dir`: make a rename in a directory durable;
+- :func:`open_regular` / :func:`read_regular_bytes` / :func:`read_regular_text`: open only regular
+  files, refusing a FIFO, device, socket or directory by name (:class:`NotRegularFileError`) instead of
+  blocking on it or reading a device forever;
+- :func:`sha256_file`: the hex digest of a regular file.
+"""
+
+from safeio.atomic import AtomicFile, atomic_write_bytes, atomic_write_text, fsync_dir
+from safeio.regular import NotRegularFileError, open_regular, read_regular_bytes, read_regular_text, sha256_file
+
+__all__ = [
+    "AtomicFile",
+    "NotRegularFileError",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "fsync_dir",
+    "open_regular",
+    "read_regular_bytes",
+    "read_regular_text",
+    "sha256_file",
+]
