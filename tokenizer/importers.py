@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from safeio import atomic_write_bytes, atomic_write_text
 from tokenizer import __version__
 from tokenizer.engine import TiktokenSpec, tiktoken_spec
 from tokenizer.errors import TokenizeError
-from tokenizer.fsutil import atomic_write_bytes, atomic_write_text
 from tokenizer.hf_json import TokenizerDefinition, build_tokenizer_json, check_ids, parse_tokenizer_json
 from tokenizer.loader import TOKENIZER_FILE, check_vocab_format
 from tokenizer.meta import META_FILE, FastEngineCheck, SourceInfo, TokenizerMeta

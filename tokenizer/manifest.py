@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from safeio import atomic_write_text
 from tokenizer.errors import TokenizeError
-from tokenizer.fsutil import atomic_write_text
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "apr-token-shards"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from safeio import sha256_file
 from tokenizer.corpus import CorpusFile
 from tokenizer.errors import TokenizeError
-from tokenizer.fsutil import sha256_file
 from tokenizer.loader import LoadedTokenizer
 from tokenizer.manifest import (
     MANIFEST_FILE,

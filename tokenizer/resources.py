@@ -18,8 +18,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from safeio import sha256_file
 from tokenizer.errors import TokenizeError
-from tokenizer.fsutil import sha256_file
 
 QWEN_TIKTOKEN_SHA256 = "b2b1b8dfb5cc5f024bafc373121c6aba3f66f9a5a0269e243470a1de16a33186"
 ENV_VAR = "APR_QWEN_TIKTOKEN"

@@ -6,7 +6,6 @@ and renamed only once complete and fsynced, so a file named ``shard-NNNNN.bin`` 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -16,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from safeio import AtomicFile, sha256_file
 from tokenizer import __version__
 from tokenizer.errors import TokenizeError
-from tokenizer.fsutil import fsync_dir, sha256_file
 from tokenizer.manifest import (
     MANIFEST_FILE,
     Counters,
@@ -35,36 +34,27 @@ SHARD_RE = re.compile(r"^shard-(\d{5,})\.bin$")
 
 
 class ShardWriter:
+    """One shard, written to ``shard-NNNNN.bin.tmp`` and hashed as it is written."""
+
     def __init__(self, directory: Path, index: int, *, durable: bool = True) -> None:
-        self.durable = durable
         self.name = shard_name(index)
-        self.final = directory / self.name
-        self.tmp = directory / f"{self.name}.tmp"
-        self._fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit()/abort()
+        self._file = AtomicFile(directory / self.name, durable=durable, tmp=directory / f"{self.name}.tmp")
         self._sha = hashlib.sha256()
         self.tokens = 0
 
     def write(self, ids: np.ndarray) -> None:
         data = np.ascontiguousarray(ids, dtype=TOKEN_DTYPE)
         view = memoryview(data).cast("B")
-        self._fh.write(view)
+        self._file.write(view)
         self._sha.update(view)
         self.tokens += int(data.size)
 
     def commit(self) -> ShardEntry:
-        self._fh.flush()
-        if self.durable:
-            os.fsync(self._fh.fileno())
-        self._fh.close()
-        os.replace(self.tmp, self.final)
-        if self.durable:
-            fsync_dir(self.final.parent)
+        self._file.commit()
         return ShardEntry(name=self.name, tokens=self.tokens, bytes=self.tokens * 4, sha256=self._sha.hexdigest())
 
     def abort(self) -> None:
-        self._fh.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
+        self._file.abort()
 
 
 def shard_files(directory: Path) -> dict[int, Path]:

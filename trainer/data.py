@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tokenizer.fsutil import sha256_file
+from safeio import sha256_file
 
 TOKEN_DTYPE = np.dtype("<u4")
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from tokenizer.fsutil import atomic_write_text, fsync_dir
+from safeio import atomic_write_text, fsync_dir
 from trainer.apr_format import read_apr, write_apr
 from trainer.checkpoint import apr_metadata
 from trainer.data import TrainSampler
