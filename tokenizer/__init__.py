@@ -10,4 +10,6 @@ cheap:
 - :mod:`tokenizer.resources` - ``find_qwen_tiktoken``.
 """
 
-__version__ = "0.1.0"
+from tokenizer.version import __version__
+
+__all__ = ["__version__"]

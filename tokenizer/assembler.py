@@ -7,10 +7,8 @@ exactly the complete shards plus the position to resume from.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,17 +22,12 @@ from tokenizer.manifest import (
     Position,
     ShardEntry,
     SkippedLine,
+    utc_timestamp,
     write_manifest,
 )
+from tokenizer.options import EncodeOptions
 from tokenizer.shards import ShardWriter
 from tokenizer.worker import ChunkResult
-
-if TYPE_CHECKING:
-    from tokenizer.encode import EncodeOptions
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class ShardAssembler:
@@ -108,7 +101,7 @@ class ShardAssembler:
         elapsed = self.prior_elapsed + (time.monotonic() - self.t_loop)
         m.run.elapsed_s = round(elapsed, 3)
         m.run.tokens_per_s = round(m.totals.tokens / elapsed, 1) if elapsed > 0 else 0.0
-        m.run.updated_at = _now()
+        m.run.updated_at = utc_timestamp()
 
     def _commit_shard(self, position: Position) -> None:
         assert self.writer is not None

@@ -17,19 +17,13 @@ Design decisions (each one is tested in falsifiers/test_tokenize_*.py):
 
 from __future__ import annotations
 
-import datetime as dt
 import multiprocessing
 import os
 import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from tokenizer import __version__
 from tokenizer.assembler import ShardAssembler
 from tokenizer.corpus import Chunk, CorpusFile, discover_corpus, iter_chunks
 from tokenizer.engine import PROBE_TEXTS, EngineSpec, TiktokenEngine
@@ -41,46 +35,15 @@ from tokenizer.manifest import (
     Manifest,
     RunInfo,
     Verification,
+    utc_timestamp,
     write_manifest,
 )
+from tokenizer.options import DEFAULT_EOS_TOKEN, EncodeOptions
 from tokenizer.outdir import corpus_info, prepare_output, tokenizer_info
 from tokenizer.preflight import check_roundtrip, choose_engine, sample_documents
-from tokenizer.progress import ProgressMode, QuietReporter, Reporter
+from tokenizer.progress import QuietReporter, Reporter
+from tokenizer.version import PRODUCER
 from tokenizer.worker import ChunkResult, init_pool_worker, noop, process_chunk, use_engine
-
-PRODUCER = f"provable-train tokenizer {__version__}"
-DEFAULT_SHARD_TOKENS = 1 << 25
-DEFAULT_EOS_TOKEN = "<|endoftext|>"
-
-
-class EncodeOptions(BaseModel):
-    """Validated options of one encode-corpus run (the CLI builds this from its arguments)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    corpus: Path
-    tokenizer: Path
-    output: Path
-    shard_tokens: int = Field(default=DEFAULT_SHARD_TOKENS, ge=1)
-    text_field: str = Field(default="text", min_length=1)
-    eos_policy: Literal["none", "between", "after"] = "after"
-    eos_token: str | None = None
-    workers: int = Field(default=1, ge=1, le=512)
-    resume: bool = False
-    on_error: Literal["skip", "fail"] = "fail"
-    special_text: Literal["ordinary", "recognize"] = "ordinary"
-    engine: Literal["auto", "tiktoken", "hf"] = "auto"
-    max_unk_rate: float = Field(default=0.001, ge=0.0, le=1.0)
-    chunk_bytes: int = Field(default=1 << 20, ge=1)
-    sample_documents: int = Field(default=32, ge=0)
-    progress: ProgressMode = "auto"
-    durable: bool = Field(
-        default=True, description="fsync shards and manifests; False is still kill-safe but not power-loss-safe"
-    )
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _results(chunks: Iterator[Chunk], workers: int, pool: ProcessPoolExecutor | None) -> Iterator[ChunkResult]:
@@ -165,7 +128,7 @@ def encode_corpus(
             producer=PRODUCER, tokenizer=tinfo, config=config, corpus=corpus,
             verification=Verification(sample_documents=len(samples), roundtrip_ok=True,
                                       sample_unk_rate=sample_unk, max_unk_rate=opts.max_unk_rate),
-            run=RunInfo(started_at=_now()),
+            run=RunInfo(started_at=utc_timestamp()),
         )
     else:
         manifest = old

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from safeio import atomic_write_bytes, atomic_write_text
-from tokenizer import __version__
 from tokenizer.engine import TiktokenSpec, tiktoken_spec
 from tokenizer.errors import TokenizeError
 from tokenizer.hf_json import TokenizerDefinition, build_tokenizer_json, check_ids, parse_tokenizer_json
@@ -22,8 +21,7 @@ from tokenizer.meta import META_FILE, FastEngineCheck, SourceInfo, TokenizerMeta
 from tokenizer.presets import DEFAULT_NORMALIZER, PATTERNS, QWEN2_MODEL_VOCAB_SIZE, SPECIAL_TOKEN_SETS
 from tokenizer.ranks import check_byte_level, derive_merges, load_tiktoken_ranks
 from tokenizer.resources import find_qwen_tiktoken
-
-PRODUCER = f"provable-train tokenizer {__version__}"
+from tokenizer.version import PRODUCER
 
 
 def _check_output(output: Path, force: bool) -> None:

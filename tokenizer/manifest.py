@@ -8,6 +8,7 @@ machine) live under ``run`` only; :func:`deterministic_view` drops them for comp
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,11 @@ MAX_SKIPPED_RECORDS = 1000
 
 def shard_name(index: int) -> str:
     return SHARD_PATTERN.format(index)
+
+
+def utc_timestamp() -> str:
+    """The form of ``run.started_at`` / ``run.updated_at``: UTC, ISO 8601, whole seconds."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class _Model(BaseModel):

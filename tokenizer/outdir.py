@@ -8,7 +8,6 @@ naming what changed, never a silent restart.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from safeio import sha256_file
 from tokenizer.corpus import CorpusFile
@@ -23,11 +22,9 @@ from tokenizer.manifest import (
     TokenizerInfo,
     read_manifest,
 )
+from tokenizer.options import EncodeOptions
 from tokenizer.progress import Reporter
 from tokenizer.shards import shard_files
-
-if TYPE_CHECKING:
-    from tokenizer.encode import EncodeOptions
 
 
 def corpus_info(files: list[CorpusFile]) -> CorpusInfo:

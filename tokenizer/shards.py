@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from safeio import AtomicFile, sha256_file
-from tokenizer import __version__
 from tokenizer.errors import TokenizeError
 from tokenizer.manifest import (
     MANIFEST_FILE,
@@ -26,8 +25,10 @@ from tokenizer.manifest import (
     ShardEntry,
     read_manifest,
     shard_name,
+    utc_timestamp,
     write_manifest,
 )
+from tokenizer.version import PRODUCER
 
 TOKEN_DTYPE = np.dtype("<u4")
 SHARD_RE = re.compile(r"^shard-(\d{5,})\.bin$")
@@ -173,9 +174,9 @@ def repair_manifest(directory: Path, *, vocab_size: int | None = None) -> tuple[
         backup = directory / f"{MANIFEST_FILE}.bak-{stamp}"
         os.replace(old, backup)
         problems.append(f"previous manifest kept as {backup.name}")
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    now = utc_timestamp()
     manifest = Manifest(
-        producer=f"provable-train tokenizer {__version__} (repair-manifest)",
+        producer=f"{PRODUCER} (repair-manifest)",
         repaired=True,
         totals=Counters(tokens=sum(s.tokens for s in shards)),
         shards=shards,
