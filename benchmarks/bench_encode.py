@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_best = min(raw_w, raw_8)
 
     out = work / "out"
-    cmd = [sys.executable, "-m", "trainer.apr_cli", "tokenize", "encode-corpus", "--corpus", str(corpus),
+    cmd = [sys.executable, "-m", "apr", "tokenize", "encode-corpus", "--corpus", str(corpus),
            "--tokenizer", str(tok_dir), "--output", str(out), "--workers", str(args.workers), "--eos-policy",
            "none", "--quiet"]
     walls, pipelines = [], []

@@ -271,7 +271,7 @@ def test_encoder_architecture_init_rejected(tmp_path: Path, monkeypatch: pytest.
         build_model_config(bert)
 
     # Through the CLI: exit 2 (bad input) with the architecture named.
-    from trainer.apr_cli import main
+    from apr.cli import main
 
     tok = tmp_path / "tok.json"
     tok.write_text(json.dumps({"vocab_size": 30522}))

@@ -296,7 +296,7 @@ def _record_inits(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 def test_preflight_fails_on_every_rank_before_any_collective(
     env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from trainer.apr_cli import main as apr_main
+    from apr.cli import main as apr_main
 
     bad_tok = tmp_path / "tok500.json"
     bad_tok.write_text(json.dumps({"effective_vocab_count": 500}))

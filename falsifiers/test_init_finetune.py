@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.apr_cli import main as apr
+from apr.cli import main as apr
 from trainer.apr_format import MAGIC, AprFile, AprFormatError
 from trainer.config import load_init_config
 from trainer.init_load import read_init_tensors

@@ -43,7 +43,7 @@ def _corpus(tmp: Path, max_chars: int = 2_000_000) -> Path:
 
 def _spawn(corpus: Path, out: Path, *extra: str) -> subprocess.Popen[bytes]:
     cmd = [
-        sys.executable, "-m", "trainer.apr_cli", "tokenize", "encode-corpus", "--corpus", str(corpus),
+        sys.executable, "-m", "apr", "tokenize", "encode-corpus", "--corpus", str(corpus),
         "--tokenizer", str(cached_small_dir()), "--output", str(out), "--workers", "2", "--quiet", *OPTIONS, *extra,
     ]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)

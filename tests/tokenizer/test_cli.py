@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from apr.cli import main
 from tokenizer.testing import SMALL_SPECIALS, stdlib_documents, truncated_qwen_ranks, write_jsonl, write_ranks
-from trainer.apr_cli import main
 
 DOCS = [t[i : i + 1500] for _, t in stdlib_documents(30_000, start=60) for i in range(0, len(t), 1500)]
 

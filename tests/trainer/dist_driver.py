@@ -9,7 +9,7 @@ It writes ``DIR/rank<R>.json`` when the CLI returns: the exit code, the loop's h
 window ids this rank drew, how many times a process group was initialised before the CLI returned
 or failed, and every file-system write this rank made under ROOT (a ``sys.addaudithook`` on
 ``open``/``os.open`` for writing, renames, mkdir, removals). The shim only observes: the code under
-test is ``trainer.apr_cli.main`` unchanged (faults are injected through ``run_pretrain``'s
+test is ``apr.cli.main`` unchanged (faults are injected through ``run_pretrain``'s
 ``on_step`` callback, after the step and any resume save completed).
 """
 
@@ -91,7 +91,7 @@ def main(argv: list[str]) -> int:
 
     import trainer.data
     import trainer.loop
-    from trainer.apr_cli import main as apr_main
+    from apr.cli import main as apr_main
 
     real_init = tdist.init_process_group
 

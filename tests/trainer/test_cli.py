@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from trainer.apr_cli import main
+from apr.cli import main
 
 
 def test_cli_module_does_not_import_torch() -> None:
-    code = "import sys, trainer.cli, trainer.apr_cli; trainer.apr_cli.build_parser(); print('torch' in sys.modules)"
+    code = ("import argparse, sys, trainer.cli; trainer.cli.register(argparse.ArgumentParser().add_subparsers()); "
+            "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -72,21 +73,3 @@ def test_bad_input_exits_2_with_a_message(
     assert "too short" in capsys.readouterr().err
     assert main(["convert", str(tmp_path), "--output", str(tmp_path / "x.apr")]) == 2
     assert "config.json" in capsys.readouterr().err
-
-
-def test_an_unexpected_exception_exits_70_not_a_verdict_code(monkeypatch, capsys) -> None:
-    """A crash must never read as exit 1 ("target val_loss not reached") or any other verdict."""
-    import argparse
-
-    import trainer.apr_cli as apr_cli
-
-    def boom(args):
-        raise MemoryError("simulated out of memory")
-
-    parser = apr_cli.build_parser()
-    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(command="inspect", func=boom))
-    monkeypatch.setattr(apr_cli, "build_parser", lambda: parser)
-    assert apr_cli.main(["inspect", "x.apr"]) == apr_cli.INTERNAL_ERROR
-    err = capsys.readouterr().err
-    assert "MemoryError: simulated out of memory" in err
-    assert "internal error (exit 70)" in err

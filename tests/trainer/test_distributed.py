@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.distributed as tdist
 
+from apr.cli import build_parser
 from trainer import distributed as D
-from trainer.apr_cli import build_parser
 from trainer.apr_format import read_apr
 from trainer.checkpoint import save_model
 from trainer.config import PRESETS

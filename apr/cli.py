@@ -1,8 +1,8 @@
 """The ``apr`` console script: one argparse tree over the tokenizer and trainer CLIs.
 
-Each package contributes its subcommands through a ``register(subparsers)`` function that
-must not import heavy modules (torch, tiktoken) at import time, so ``apr --help`` stays fast.
-Every subcommand handler returns an int exit code.
+Each subject contributes its subcommands through a ``register(subparsers)`` function that must not
+import heavy modules (torch, tiktoken) at import time, so ``apr --help`` stays fast. Every subcommand
+handler returns an int exit code.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
+
+from tokenizer.cli import register as register_tokenizer
+from trainer.cli import register as register_trainer
 
 INTERNAL_ERROR = 70
 
@@ -21,9 +24,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tokenize corpora into verified token shards and train causal LMs with checked invariants.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from tokenizer.cli import register as register_tokenizer
-    from trainer.cli import register as register_trainer
-
     register_tokenizer(sub)
     register_trainer(sub)
     return parser

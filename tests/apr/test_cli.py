@@ -1,0 +1,67 @@
+"""The ``apr`` console script: one tree over both subjects, cheap to start, crashes never read as verdicts."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import apr.cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_help_lists_both_subjects_without_importing_heavy_modules() -> None:
+    code = (
+        "import sys, apr.cli\n"
+        "apr.cli.build_parser()\n"
+        "print([m for m in ('torch', 'tiktoken', 'tokenizers', 'numpy') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+    helped = subprocess.run([sys.executable, "-m", "apr", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert helped.returncode == 0, helped.stderr
+    assert all(cmd in helped.stdout for cmd in ("tokenize", "pretrain", "inspect", "convert"))
+
+
+def test_an_unexpected_exception_exits_70_not_a_verdict_code(monkeypatch, capsys) -> None:
+    """A crash must never read as exit 1 ("target val_loss not reached") or any other verdict."""
+
+    def boom(args):
+        raise MemoryError("simulated out of memory")
+
+    parser = apr.cli.build_parser()
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(command="inspect", func=boom))
+    monkeypatch.setattr(apr.cli, "build_parser", lambda: parser)
+    assert apr.cli.main(["inspect", "x.apr"]) == apr.cli.INTERNAL_ERROR == 70
+    err = capsys.readouterr().err
+    assert "MemoryError: simulated out of memory" in err
+    assert "internal error (exit 70)" in err
+
+
+def test_an_interrupt_exits_130(monkeypatch, capsys) -> None:
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    parser = apr.cli.build_parser()
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(command="pretrain", func=interrupted))
+    monkeypatch.setattr(apr.cli, "build_parser", lambda: parser)
+    assert apr.cli.main(["pretrain"]) == 130
+    assert "apr: interrupted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("subject", ["tokenizer", "trainer", "safeio"])
+def test_no_subject_imports_the_cli_above_it(subject: str) -> None:
+    """apr hangs from the subjects; a subject importing apr back would make a cycle through the CLI."""
+    files = sorted((ROOT / subject).rglob("*.py"))
+    assert files
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            bad = [n for n in names if n == "apr" or n.startswith("apr.")]
+            assert not bad, f"{path.relative_to(ROOT)}:{node.lineno} imports {bad[0]}"
