@@ -35,7 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tokenizer.engine import TiktokenSpec  # noqa: E402
+from tokenizer.encoders import TiktokenSpec  # noqa: E402
 from tokenizer.loader import load_tokenizer  # noqa: E402
 from tokenizer.manifest import read_manifest  # noqa: E402
 from tokenizer.shards import read_tokens  # noqa: E402

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from tiktoken.load import load_tiktoken_bpe
 from tokenizers import Tokenizer
 
-from tokenizer.engine import HFEngine, TiktokenEngine, TiktokenSpec, probe_mismatch, tiktoken_spec
+from tokenizer.encoders import HFEncoder, TiktokenEncoder, TiktokenSpec, probe_mismatch, tiktoken_spec
 from tokenizer.hf_json import parse_tokenizer_json
 from tokenizer.presets import QWEN2_PATTERN, QWEN2_SPECIAL_TOKENS
 from tokenizer.resources import find_qwen_tiktoken
@@ -92,7 +92,7 @@ def test_converted_hf_and_tiktoken_ids_identical_on_real_code() -> None:
     # the engine encode-corpus uses is the fast one, and it agrees with the reference too
     tok = cached_qwen2()
     assert isinstance(tok.fast, TiktokenSpec)
-    fast, ref = TiktokenEngine(tok.fast, "ordinary"), HFEngine(tok.json_text, "ordinary")
+    fast, ref = TiktokenEncoder(tok.fast, "ordinary"), HFEncoder(tok.json_text, "ordinary")
     assert probe_mismatch(fast, ref, texts[:40]) is None
 
 
@@ -114,8 +114,8 @@ def test_converted_hf_and_tiktoken_ids_identical_on_generated_text(text: str, re
 
 
 @cache
-def _fast_engine(mode: str) -> TiktokenEngine:
-    return TiktokenEngine(cached_qwen2().fast, mode)  # type: ignore[arg-type]
+def _fast_engine(mode: str) -> TiktokenEncoder:
+    return TiktokenEncoder(cached_qwen2().fast, mode)  # type: ignore[arg-type]
 
 
 def _mutated(edit: str) -> tuple[Tokenizer, object]:
@@ -148,5 +148,5 @@ def test_runtime_probe_catches_a_diverging_fast_engine() -> None:
     tok = cached_qwen2()
     assert isinstance(tok.fast, TiktokenSpec)
     no_nfc = TiktokenSpec(tok.fast.ranks, tok.fast.pattern, tok.fast.special_tokens, nfc=False)
-    mismatch = probe_mismatch(TiktokenEngine(no_nfc, "ordinary"), HFEngine(tok.json_text, "ordinary"), [])
+    mismatch = probe_mismatch(TiktokenEncoder(no_nfc, "ordinary"), HFEncoder(tok.json_text, "ordinary"), [])
     assert mismatch is not None and "probe text" in mismatch

@@ -16,7 +16,7 @@ import pytest
 
 from tokenizer.assembler import ShardAssembler
 from tokenizer.encode import EncodeOptions, encode_corpus
-from tokenizer.engine import TiktokenEngine
+from tokenizer.encoders import TiktokenEncoder
 from tokenizer.loader import LoadedTokenizer
 from tokenizer.manifest import read_manifest
 from tokenizer.shards import read_tokens
@@ -54,8 +54,8 @@ def eos_violations(out: Path, tok: LoadedTokenizer, docs: list[str], policy: str
         pieces = [split[0]] + [p[1:] for p in split[1:]]  # drop the EOS each later piece starts with
         if policy == "after":
             pieces = pieces[:-1]  # the stream ends with EOS, leaving one empty piece
-        engine = TiktokenEngine(tok.fast, "ordinary")  # type: ignore[arg-type]
-        decoded = [engine.decode_bytes(p).decode("utf-8") for p in pieces]
+        encoder = TiktokenEncoder(tok.fast, "ordinary")  # type: ignore[arg-type]
+        decoded = [encoder.decode_bytes(p).decode("utf-8") for p in pieces]
         if decoded != docs:
             problems.append(f"splitting at EOS gives {len(decoded)} pieces that differ from the {n} documents")
     return problems

@@ -2,7 +2,7 @@
 
 The invariants are checked on real encode-corpus output by an independent checker written here (it
 reads the raw files, not the library's own verifier), and each test also runs that checker - and the
-library's ``verify_output`` - against deliberately broken output or a broken engine, and requires the
+library's ``verify_output`` - against deliberately broken output or a broken encoder, and requires the
 break to be caught.
 """
 
@@ -85,8 +85,8 @@ def test_every_emitted_id_below_vocab(tmp_path: Path) -> None:
     assert read_manifest(out).verification.max_token_id_seen == bound - 1  # type: ignore[union-attr]
 
 
-class _OffByOneEngine:
-    """A broken engine: emits an id one past the vocabulary for documents containing a marker."""
+class _OffByOneEncoder:
+    """A broken encoder: emits an id one past the vocabulary for documents containing a marker."""
 
     def __init__(self, inner: object, bound: int) -> None:
         self.inner = inner
@@ -109,13 +109,13 @@ class _OffByOneEngine:
 @pytest.mark.falsifies("FALSIFY-TOK-001")
 def test_out_of_vocab_id_is_refused_and_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tok = cached_small()
-    real_choose = encode_mod.choose_engine
+    real_choose = encode_mod.choose_encoder
 
     def broken_choose(*args: object, **kw: object) -> object:
-        engine, check, notes = real_choose(*args, **kw)  # type: ignore[arg-type]
-        return _OffByOneEngine(engine, tok.effective_vocab_count), check, notes
+        encoder, check, notes = real_choose(*args, **kw)  # type: ignore[arg-type]
+        return _OffByOneEncoder(encoder, tok.effective_vocab_count), check, notes
 
-    monkeypatch.setattr(encode_mod, "choose_engine", broken_choose)
+    monkeypatch.setattr(encode_mod, "choose_encoder", broken_choose)
     docs = [f"doc {i} = {i * i}\n" for i in range(60)] + ["x = 1  # BREAK-ME\n"] + ["tail\n"] * 5
     with pytest.raises(VerificationError) as err:
         _encode(tmp_path, tok, docs, shard_tokens=40, chunk_bytes=256)

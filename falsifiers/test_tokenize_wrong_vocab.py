@@ -22,7 +22,7 @@ from tokenizer import encode as encode_mod
 from tokenizer import loader as loader_mod
 from tokenizer.bytelevel import token_to_bytes
 from tokenizer.encode import EncodeOptions, encode_corpus
-from tokenizer.engine import HFEngine
+from tokenizer.encoders import HFEncoder
 from tokenizer.errors import TokenizeError, VerificationError
 from tokenizer.manifest import read_manifest
 from tokenizer.shards import read_tokens, verify_output
@@ -115,7 +115,7 @@ def test_without_the_guards_the_same_input_is_silently_lossy(tmp_path: Path, mon
     out = _encode(tmp_path, tok_dir, docs, eos_policy="none")  # "succeeds"
     m = read_manifest(out)
     assert m.complete and m.totals.unk_tokens == 0  # no <unk> to count: HF dropped the characters
-    text = HFEngine((tok_dir / "tokenizer.json").read_text(), "ordinary").decode_bytes(read_tokens(out))
+    text = HFEncoder((tok_dir / "tokenizer.json").read_text(), "ordinary").decode_bytes(read_tokens(out))
     assert text.decode("utf-8") != "".join(docs)
     assert "中文" not in text.decode("utf-8")
     # and the raw-string vocab, with both guards off, encodes into mostly one repeated id

@@ -11,7 +11,7 @@ Design decisions (each one is tested in falsifiers/test_tokenize_*.py):
   uninterrupted run.
 - **Verification**: every id is checked against the effective vocab before it is written; a sample
   of the corpus must round-trip through encode→decode and stay under the unknown-token limit, and
-  the fast engine must match the HF reference on probe texts and that sample, before any shard is
+  the fast encoder must match the HF reference on probe texts and that sample, before any shard is
   written.
 """
 
@@ -26,7 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from tokenizer.assembler import ShardAssembler
 from tokenizer.corpus import Chunk, CorpusFile, discover_corpus, iter_chunks
-from tokenizer.engine import PROBE_TEXTS, EngineSpec, TiktokenEngine
+from tokenizer.encoders import PROBE_TEXTS, EncoderSpec, TiktokenEncoder
 from tokenizer.errors import TokenizeError, VerificationError
 from tokenizer.loader import LoadedTokenizer, load_tokenizer
 from tokenizer.manifest import (
@@ -40,10 +40,10 @@ from tokenizer.manifest import (
 )
 from tokenizer.options import DEFAULT_EOS_TOKEN, EncodeOptions
 from tokenizer.outdir import corpus_info, prepare_output, tokenizer_info
-from tokenizer.preflight import check_roundtrip, choose_engine, sample_documents
+from tokenizer.preflight import check_roundtrip, choose_encoder, sample_documents
 from tokenizer.progress import QuietReporter, Reporter
 from tokenizer.version import PRODUCER
-from tokenizer.worker import ChunkResult, init_pool_worker, noop, process_chunk, use_engine
+from tokenizer.worker import ChunkResult, init_pool_worker, noop, process_chunk, use_encoder
 
 
 def _results(chunks: Iterator[Chunk], workers: int, pool: ProcessPoolExecutor | None) -> Iterator[ChunkResult]:
@@ -61,7 +61,7 @@ def _results(chunks: Iterator[Chunk], workers: int, pool: ProcessPoolExecutor | 
         yield window.popleft().result()
 
 
-def _pool(workers: int, key: str, spec: EngineSpec, text_field: str) -> ProcessPoolExecutor:
+def _pool(workers: int, key: str, spec: EncoderSpec, text_field: str) -> ProcessPoolExecutor:
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=multiprocessing.get_context(method),
@@ -117,11 +117,11 @@ def encode_corpus(
         reporter.note(f"warning: {w}")
 
     samples = sample_documents(files, opts.text_field, opts.sample_documents)
-    engine, engine_check, notes = choose_engine(tok, opts.engine, opts.special_text, [t for _, t in samples])
+    encoder, engine_check, notes = choose_encoder(tok, opts.engine, opts.special_text, [t for _, t in samples])
     for n in notes:
         reporter.note(n)
     probes = [(f"probe text #{i}", t) for i, t in enumerate(PROBE_TEXTS)]
-    sample_unk = check_roundtrip(engine, tok, opts.special_text, samples + probes, opts.max_unk_rate)
+    sample_unk = check_roundtrip(encoder, tok, opts.special_text, samples + probes, opts.max_unk_rate)
 
     if old is None:
         manifest = Manifest(
@@ -138,16 +138,16 @@ def encode_corpus(
         manifest.run.resumes += 1
     prior_elapsed = manifest.run.elapsed_s
     manifest.run = manifest.run.model_copy(update={
-        "workers": opts.workers, "engine": engine.name, "engine_check": engine_check,
+        "workers": opts.workers, "engine": encoder.name, "engine_check": engine_check,
         "corpus_root": str(root.resolve()), "tokenizer_dir": str(tok.directory.resolve()),
         "notes": list(dict.fromkeys(manifest.run.notes + notes + tok.warnings)),
     })
     opts.output.mkdir(parents=True, exist_ok=True)  # only now: a refused run leaves nothing behind
     write_manifest(opts.output, manifest, durable=opts.durable)
 
-    spec = tok.engine_spec("tiktoken" if isinstance(engine, TiktokenEngine) else "hf", opts.special_text)
+    spec = tok.encoder_spec("tiktoken" if isinstance(encoder, TiktokenEncoder) else "hf", opts.special_text)
     key = f"{tok.sha256}:{spec.kind}:{opts.special_text}:{opts.text_field}"
-    use_engine(key, engine, opts.text_field)
+    use_encoder(key, encoder, opts.text_field)
     pos = manifest.position
     pool = None
     try:

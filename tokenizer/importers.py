@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from safeio import atomic_write_bytes, atomic_write_text
-from tokenizer.engine import TiktokenSpec, tiktoken_spec
+from tokenizer.encoders import TiktokenSpec, tiktoken_spec
 from tokenizer.errors import TokenizeError
 from tokenizer.hf_json import TokenizerDefinition, build_tokenizer_json, check_ids, parse_tokenizer_json
 from tokenizer.loader import TOKENIZER_FILE, check_vocab_format
-from tokenizer.meta import META_FILE, FastEngineCheck, SourceInfo, TokenizerMeta
+from tokenizer.meta import META_FILE, FastEncoderCheck, SourceInfo, TokenizerMeta
 from tokenizer.presets import DEFAULT_NORMALIZER, PATTERNS, QWEN2_MODEL_VOCAB_SIZE, SPECIAL_TOKEN_SETS
 from tokenizer.ranks import check_byte_level, derive_merges, load_tiktoken_ranks
 from tokenizer.resources import find_qwen_tiktoken
@@ -68,7 +68,7 @@ def write_extracted(
         pre_tokenizer_pattern=defn.pattern,
         normalizer=defn.normalizer_name,
         source=source,
-        fast_engine=FastEngineCheck(
+        fast_engine=FastEncoderCheck(
             eligible=isinstance(fast, TiktokenSpec),
             reason=None if isinstance(fast, TiktokenSpec) else fast,
             tokenizer_json_sha256=sha,

@@ -1,4 +1,4 @@
-"""Load an extracted tokenizer directory and decide which engine may encode with it.
+"""Load an extracted tokenizer directory and decide which encoder may encode with it.
 
 Loading is where the wrong-vocab-format class of bug is caught first: a vocab.json whose entries
 are raw strings (``" the"``) instead of byte-level spellings (``"Ġthe"``) still loads in HF
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from tokenizer.engine import EngineSpec, SpecialText, TiktokenSpec, tiktoken_spec
+from tokenizer.encoders import EncoderSpec, SpecialText, TiktokenSpec, tiktoken_spec
 from tokenizer.errors import TokenizeError
 from tokenizer.hf_json import TokenizerDefinition, check_ids, parse_tokenizer_json
 from tokenizer.meta import META_FILE, TokenizerMeta
@@ -48,16 +48,16 @@ class LoadedTokenizer:
                 return t.id
         return self.definition.vocab.get(content)
 
-    def engine_spec(self, kind: str, special_text: SpecialText) -> EngineSpec:
+    def encoder_spec(self, kind: str, special_text: SpecialText) -> EncoderSpec:
         if kind == "tiktoken":
             if not isinstance(self.fast, TiktokenSpec):
                 raise TokenizeError(
-                    f"the tiktoken engine is not equivalent to this tokenizer: {self.fast}",
+                    f"the tiktoken encoder is not equivalent to this tokenizer: {self.fast}",
                     where=str(self.directory),
                     fix="use --engine auto or --engine hf",
                 )
-            return EngineSpec(kind="tiktoken", special_text=special_text, tiktoken=self.fast)
-        return EngineSpec(kind="hf", special_text=special_text, tokenizer_json=self.json_text)
+            return EncoderSpec(kind="tiktoken", special_text=special_text, tiktoken=self.fast)
+        return EncoderSpec(kind="hf", special_text=special_text, tokenizer_json=self.json_text)
 
 
 def non_byte_level_entries(defn: TokenizerDefinition) -> list[str]:
@@ -93,7 +93,7 @@ def read_tokenizer_json(path: Path) -> tuple[str, bytes]:
 
 
 def load_tokenizer(path: Path | str) -> LoadedTokenizer:
-    """Load ``DIR/tokenizer.json`` (+ ``tokenizer_meta.json`` when present) and pick the engine rules."""
+    """Load ``DIR/tokenizer.json`` (+ ``tokenizer_meta.json`` when present) and pick the encoder rules."""
     path = Path(path)
     directory = path if path.is_dir() else path.parent
     tj_path = path / TOKENIZER_FILE if path.is_dir() else path

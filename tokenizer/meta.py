@@ -25,8 +25,8 @@ class SourceInfo(_Model):
     sha256: str
 
 
-class FastEngineCheck(_Model):
-    """Whether the tiktoken engine is structurally equivalent to this tokenizer.json, and why not."""
+class FastEncoderCheck(_Model):
+    """Whether the tiktoken encoder is structurally equivalent to this tokenizer.json, and why not."""
 
     eligible: bool
     reason: str | None = None
@@ -51,5 +51,5 @@ class TokenizerMeta(_Model):
     pre_tokenizer_pattern: str | None = None
     normalizer: str | None = None
     source: SourceInfo
-    fast_engine: FastEngineCheck
+    fast_engine: FastEncoderCheck
     warnings: list[str] = Field(default_factory=list)

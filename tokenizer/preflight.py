@@ -1,4 +1,4 @@
-"""Checks that must pass before any shard is written: engine choice, round trip, unknown-token rate.
+"""Checks that must pass before any shard is written: encoder choice, round trip, unknown-token rate.
 
 The wrong-vocab-format incident (a corpus 99.99% ``<unk>`` that trained to val_loss 0.0008) is caught
 here: a tokenizer that cannot reproduce a sample of the very corpus it is about to encode is refused.
@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tokenizer.corpus import CorpusFile, iter_chunks, parse_lines
-from tokenizer.engine import PROBE_TEXTS, Engine, HFEngine, TiktokenEngine, TiktokenSpec, probe_mismatch
+from tokenizer.encoders import PROBE_TEXTS, Encoder, HFEncoder, TiktokenEncoder, TiktokenSpec, probe_mismatch
 from tokenizer.errors import TokenizeError, VerificationError
 from tokenizer.loader import LoadedTokenizer
 
@@ -65,19 +65,19 @@ def _roundtrip_target(tok: LoadedTokenizer, special_text: str) -> Callable[[str]
 
 
 def check_roundtrip(
-    engine: Engine, tok: LoadedTokenizer, special_text: str, samples: list[tuple[str, str]], max_unk_rate: float
+    encoder: Encoder, tok: LoadedTokenizer, special_text: str, samples: list[tuple[str, str]], max_unk_rate: float
 ) -> float:
     """Refuse a tokenizer that cannot reproduce its input: the signature of a wrong-format vocab."""
     unk = tok.unk_id
     unk_count = total = 0
     target = _roundtrip_target(tok, special_text)
     for where, text in samples:
-        ids = engine.encode(text)
+        ids = encoder.encode(text)
         total += int(ids.size)
         if unk is not None:
             unk_count += int(np.count_nonzero(ids == unk))
         expected = target(text).encode("utf-8")
-        got = engine.decode_bytes(ids)
+        got = encoder.decode_bytes(ids)
         if got != expected:
             k = next((i for i in range(min(len(got), len(expected))) if got[i] != expected[i]),
                      min(len(got), len(expected)))
@@ -99,12 +99,12 @@ def check_roundtrip(
     return rate
 
 
-def choose_engine(
+def choose_encoder(
     tok: LoadedTokenizer, kind: str, special_text: str, sample: list[str]
-) -> tuple[Engine, str, list[str]]:
+) -> tuple[Encoder, str, list[str]]:
     """Pick tiktoken when provably equivalent (structure + identical ids on probes), else HF."""
     notes: list[str] = []
-    reference = HFEngine(tok.json_text, special_text)  # type: ignore[arg-type]
+    reference = HFEncoder(tok.json_text, special_text)  # type: ignore[arg-type]
     if kind == "hf":
         return reference, "hf-tokenizers: requested with --engine hf", notes
     if not isinstance(tok.fast, TiktokenSpec):
@@ -113,7 +113,7 @@ def choose_engine(
                                 fix="use --engine auto or hf")
         notes.append(f"using HF tokenizers (slower): tiktoken is not equivalent here because {tok.fast}")
         return reference, f"hf-tokenizers: tiktoken ineligible ({tok.fast})", notes
-    fast = TiktokenEngine(tok.fast, special_text)  # type: ignore[arg-type]
+    fast = TiktokenEncoder(tok.fast, special_text)  # type: ignore[arg-type]
     mismatch = probe_mismatch(fast, reference, sample)
     if mismatch is not None:
         if kind == "tiktoken":

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tokenizer.corpus import Chunk, parse_lines
-from tokenizer.engine import Engine, EngineSpec, build_engine
+from tokenizer.encoders import Encoder, EncoderSpec, build_encoder
 
 _STATE: dict[str, object] = {}
 
@@ -35,16 +35,16 @@ class ChunkResult:
     blank: list[int]
 
 
-def init_worker(key: str, spec: EngineSpec, text_field: str) -> None:
-    """Build the engine once per process; a forked child inherits the parent's and skips the build."""
+def init_worker(key: str, spec: EncoderSpec, text_field: str) -> None:
+    """Build the encoder once per process; a forked child inherits the parent's and skips the build."""
     if _STATE.get("key") == key:
         return
-    _STATE.update(key=key, engine=build_engine(spec), text_field=text_field)
+    _STATE.update(key=key, encoder=build_encoder(spec), text_field=text_field)
 
 
-def use_engine(key: str, engine: Engine, text_field: str) -> None:
-    """Install an engine already built in this process (the main one; forked workers inherit it)."""
-    _STATE.update(key=key, engine=engine, text_field=text_field)
+def use_encoder(key: str, encoder: Encoder, text_field: str) -> None:
+    """Install an encoder already built in this process (the main one; forked workers inherit it)."""
+    _STATE.update(key=key, encoder=encoder, text_field=text_field)
 
 
 def _exit_when_orphaned(parent_pid: int, every_s: float) -> None:
@@ -54,7 +54,7 @@ def _exit_when_orphaned(parent_pid: int, every_s: float) -> None:
             os._exit(1)
 
 
-def init_pool_worker(parent_pid: int, key: str, spec: EngineSpec, text_field: str) -> None:
+def init_pool_worker(parent_pid: int, key: str, spec: EncoderSpec, text_field: str) -> None:
     """Pool initializer. A forked worker inherits both ends of the task pipe, so it would never see
     EOF if the main process were SIGKILLed; a watchdog ends it within a second instead."""
     if os.getppid() != parent_pid:
@@ -63,16 +63,16 @@ def init_pool_worker(parent_pid: int, key: str, spec: EngineSpec, text_field: st
     init_worker(key, spec, text_field)
 
 
-def current_engine() -> Engine:
-    engine = _STATE.get("engine")
-    assert engine is not None, "init_worker() was not called"
-    return engine  # type: ignore[return-value]
+def current_encoder() -> Encoder:
+    encoder = _STATE.get("encoder")
+    assert encoder is not None, "init_worker() was not called"
+    return encoder  # type: ignore[return-value]
 
 
 def process_chunk(chunk: Chunk) -> ChunkResult:
-    engine = current_engine()
+    encoder = current_encoder()
     parsed = parse_lines(chunk.read(), chunk.start, str(_STATE["text_field"]))
-    arrays = engine.encode_many(parsed.texts) if parsed.texts else []
+    arrays = encoder.encode_many(parsed.texts) if parsed.texts else []
     lengths = np.fromiter((a.size for a in arrays), dtype=np.int64, count=len(arrays))
     tokens = np.concatenate(arrays).astype(np.uint32, copy=False) if arrays else np.zeros(0, np.uint32)
     return ChunkResult(

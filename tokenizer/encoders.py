@@ -1,4 +1,4 @@
-"""Encoding engines and the rule for when the fast one may stand in for the reference.
+"""Encoders (text -> token ids) and the rule for when the fast one may stand in for the reference.
 
 HF ``tokenizers`` is the reference: it is what a model's tokenizer.json means. A tiktoken
 ``Encoding`` built from the same vocabulary is about 5x faster, but it is only used when
@@ -6,7 +6,7 @@ HF ``tokenizers`` is the reference: it is what a model's tokenizer.json means. A
 1. the definition is structurally one tiktoken can express (:func:`tiktoken_spec` says why not
    otherwise): byte-level BPE, a Split regex + ByteLevel pre-tokenizer, no normalizer or NFC,
    only plain special added tokens, and merges exactly equal to those tiktoken's rank rule implies;
-2. both engines give identical ids on built-in probe texts and on a sample of the corpus itself
+2. both encoders give identical ids on built-in probe texts and on a sample of the corpus itself
    (:func:`probe_mismatch`), checked on every run.
 
 The test suite adds property-based and real-code equivalence checks on top.
@@ -28,10 +28,12 @@ from tokenizer.hf_json import TokenizerDefinition, walk_pretokenizers
 from tokenizer.ranks import iter_merges
 
 SpecialText = Literal["ordinary", "recognize"]
-EngineKind = Literal["tiktoken", "hf"]
+EncoderKind = Literal["tiktoken", "hf"]
 
 
-class Engine(Protocol):
+class Encoder(Protocol):
+    """Encodes text to uint32 ids and decodes them back; ``name`` is what the manifest records as ``run.engine``."""
+
     name: str
 
     def encode(self, text: str) -> np.ndarray: ...
@@ -50,10 +52,10 @@ class TiktokenSpec:
 
 
 @dataclass(frozen=True)
-class EngineSpec:
-    """Everything a worker process needs to rebuild the engine (picklable)."""
+class EncoderSpec:
+    """Everything a worker process needs to rebuild the encoder (picklable)."""
 
-    kind: EngineKind
+    kind: EncoderKind
     special_text: SpecialText
     tiktoken: TiktokenSpec | None = None
     tokenizer_json: str | None = None
@@ -130,7 +132,7 @@ def _merge_difference(ranks: dict[bytes, int], defn: TokenizerDefinition) -> str
     return None
 
 
-class TiktokenEngine:
+class TiktokenEncoder:
     name = "tiktoken"
 
     def __init__(self, spec: TiktokenSpec, special_text: SpecialText) -> None:
@@ -181,7 +183,7 @@ class TiktokenEngine:
         return self._enc.decode_bytes([int(i) for i in ids])
 
 
-class HFEngine:
+class HFEncoder:
     name = "hf-tokenizers"
 
     def __init__(self, tokenizer_json: str, special_text: SpecialText) -> None:
@@ -203,12 +205,12 @@ class HFEngine:
         return text.encode("utf-8", "surrogatepass")
 
 
-def build_engine(spec: EngineSpec) -> Engine:
+def build_encoder(spec: EncoderSpec) -> Encoder:
     if spec.kind == "tiktoken":
         assert spec.tiktoken is not None
-        return TiktokenEngine(spec.tiktoken, spec.special_text)
+        return TiktokenEncoder(spec.tiktoken, spec.special_text)
     assert spec.tokenizer_json is not None
-    return HFEngine(spec.tokenizer_json, spec.special_text)
+    return HFEncoder(spec.tokenizer_json, spec.special_text)
 
 
 #: Texts chosen to hit every branch of the Qwen/GPT-style regexes and the byte-level fallback.
@@ -230,8 +232,8 @@ PROBE_TEXTS: tuple[str, ...] = (
 )
 
 
-def probe_mismatch(candidate: Engine, reference: Engine, texts: list[str]) -> str | None:
-    """The first text on which the engines disagree, described; None when they agree on all."""
+def probe_mismatch(candidate: Encoder, reference: Encoder, texts: list[str]) -> str | None:
+    """The first text on which the encoders disagree, described; None when they agree on all."""
     for i, text in enumerate(list(PROBE_TEXTS) + texts):
         a = candidate.encode(text)
         b = reference.encode(text)
