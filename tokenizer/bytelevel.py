@@ -51,7 +51,3 @@ def token_to_bytes(token: str) -> bytes | None:
     except UnicodeEncodeError:
         return None
 
-
-def single_byte_tokens() -> list[str]:
-    enc = byte_encoder()
-    return [enc[b] for b in range(256)]

@@ -94,9 +94,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def import_hf(source: Path, output: Path, *, force: bool = False) -> TokenizerMeta:
+def import_hf(source: Path | str, output: Path | str, *, force: bool = False) -> TokenizerMeta:
     """Extract a byte-level BPE tokenizer from an HF model directory or a tokenizer.json file."""
-    source = Path(source)
+    source, output = Path(source), Path(output)
     tj = source / TOKENIZER_FILE if source.is_dir() else source
     if not tj.is_file():
         extra = " (found vocab.json/merges.txt only)" if (source / "vocab.json").is_file() else ""
@@ -150,8 +150,8 @@ def _special_tokens_arg(value: str) -> dict[str, int]:
 
 
 def import_tiktoken(
-    ranks_path: Path | None,
-    output: Path,
+    ranks_path: Path | str | None,
+    output: Path | str,
     *,
     pattern: str = "qwen2",
     special_tokens: str = "qwen2",
@@ -164,7 +164,7 @@ def import_tiktoken(
         if pattern != "qwen2":
             raise TokenizeError("--ranks is required unless --pattern is qwen2", fix="pass --ranks FILE")
         ranks_path = find_qwen_tiktoken()
-    ranks_path = Path(ranks_path)
+    ranks_path, output = Path(ranks_path), Path(output)
     _check_output(output, force)
     regex = PATTERNS.get(pattern, pattern)
     if normalizer == "auto":

@@ -165,8 +165,8 @@ def write_manifest(directory: Path, manifest: Manifest, *, durable: bool = True)
     atomic_write_text(directory / MANIFEST_FILE, manifest.model_dump_json(indent=2) + "\n", durable=durable)
 
 
-def read_manifest(directory: Path) -> Manifest:
-    path = directory / MANIFEST_FILE
+def read_manifest(directory: Path | str) -> Manifest:
+    path = Path(directory) / MANIFEST_FILE
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -40,9 +40,7 @@ _QWEN2_ADDED = [
 ]
 
 QWEN2_BPE_COUNT = 151_643
-QWEN2_MERGES_COUNT = 151_387
 QWEN2_SPECIAL_TOKENS: dict[str, int] = {tok: QWEN2_BPE_COUNT + i for i, tok in enumerate(_QWEN2_ADDED)}
-QWEN2_EFFECTIVE_VOCAB = QWEN2_BPE_COUNT + len(QWEN2_SPECIAL_TOKENS)
 #: vocab_size in Qwen2's config.json: the embedding table has reserved rows above the last token.
 QWEN2_MODEL_VOCAB_SIZE = 151_936
 

@@ -112,7 +112,6 @@ class RichReporter:
         )
         self._task = None
         self._t0 = time.monotonic()
-        self._tokens0 = 0
 
     def start(self, total_bytes: int, done_bytes: int) -> None:
         self.progress.start()

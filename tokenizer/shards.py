@@ -67,8 +67,9 @@ def shard_files(directory: Path) -> dict[int, Path]:
     return out
 
 
-def read_tokens(directory: Path, manifest: Manifest | None = None) -> np.ndarray:
+def read_tokens(directory: Path | str, manifest: Manifest | None = None) -> np.ndarray:
     """All token ids of the listed shards, concatenated in order (for tests and small corpora)."""
+    directory = Path(directory)
     manifest = manifest or read_manifest(directory)
     arrays = [np.fromfile(directory / s.name, dtype=TOKEN_DTYPE) for s in manifest.shards]
     return np.concatenate(arrays) if arrays else np.zeros(0, TOKEN_DTYPE)
@@ -85,8 +86,9 @@ class VerifyReport:
         return not self.problems
 
 
-def verify_output(directory: Path, *, check_sha: bool = False, check_ids: bool = False) -> VerifyReport:
+def verify_output(directory: Path | str, *, check_sha: bool = False, check_ids: bool = False) -> VerifyReport:
     """Check every shard against the manifest: names, sizes (% 4), token sums, and optionally sha/ids."""
+    directory = Path(directory)
     manifest = read_manifest(directory)
     report = VerifyReport(manifest=manifest)
     bound = manifest.tokenizer.effective_vocab_count if manifest.tokenizer else None
@@ -138,7 +140,7 @@ def verify_output(directory: Path, *, check_sha: bool = False, check_ids: bool =
     return report
 
 
-def repair_manifest(directory: Path, *, vocab_size: int | None = None) -> tuple[Manifest, list[str]]:
+def repair_manifest(directory: Path | str, *, vocab_size: int | None = None) -> tuple[Manifest, list[str]]:
     """Rebuild manifest.json from the shard files alone (the old one, if any, is kept as a backup).
 
     Only the contiguous run shard-00000, shard-00001, … of whole-token files is listed; the first gap

@@ -21,7 +21,6 @@ from pathlib import Path
 from tokenizer.importers import import_tiktoken
 from tokenizer.loader import LoadedTokenizer, load_tokenizer
 from tokenizer.meta import TokenizerMeta
-from tokenizer.presets import QWEN2_SPECIAL_TOKENS
 from tokenizer.resources import find_qwen_tiktoken
 
 SMALL_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -92,13 +91,6 @@ def write_jsonl(path: Path, docs: Iterable[str | dict], field: str = "text") -> 
         for d in docs:
             fh.write(json.dumps(d if isinstance(d, dict) else {field: d}, ensure_ascii=False) + "\n")
     return path
-
-
-def write_stdlib_corpus(path: Path, max_chars: int, *, start: int = 0) -> Path:
-    return write_jsonl(path, ({"text": t, "path": p} for p, t in stdlib_documents(max_chars, start=start)))
-
-
-QWEN2_SPECIAL_COUNT = len(QWEN2_SPECIAL_TOKENS)
 
 
 _CACHE_ROOT: list[Path] = []
