@@ -202,22 +202,38 @@ def _repair(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``apr tokenize`` and its subcommands to the ``apr`` parser."""
     parser = subparsers.add_parser(
         "tokenize", help="import BPE tokenizers and encode JSONL corpora",
         description="Import byte-level BPE tokenizers and encode JSONL corpora into verified uint32 shards.",
     )
     sub = parser.add_subparsers(dest="tokenize_command", required=True, metavar="SUBCOMMAND")
-    fmt = argparse.RawDescriptionHelpFormatter
+    for add in (_add_import_hf, _add_import_tiktoken, _add_encode_corpus, _add_inspect, _add_repair):
+        add(sub)
 
+
+def _finish(p: argparse.ArgumentParser, command: str, handler: Callable[[argparse.Namespace], int],
+            json_help: str) -> None:
+    """The options every subcommand ends with, and its guarded handler."""
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.set_defaults(func=_guarded(command, handler))
+
+
+def _add_extract_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", type=Path, required=True, help="directory to create (must be empty)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty output directory")
+
+
+def _add_import_hf(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import-hf", help="extract a byte-level BPE tokenizer from an HF model dir",
                        description="Extract tokenizer.json, vocab.json, merges.txt and tokenizer_meta.json "
                        "(counts, config.json vocab_size, source sha256, pre-tokenizer pattern).")
     p.add_argument("--input", type=Path, required=True, help="HF model directory or tokenizer.json file")
-    p.add_argument("--output", type=Path, required=True, help="directory to create (must be empty)")
-    p.add_argument("--force", action="store_true", help="write into a non-empty output directory")
-    p.add_argument("--json", action="store_true", help="print the resulting metadata as JSON")
-    p.set_defaults(func=_guarded("import-hf", _import_hf))
+    _add_extract_output(p)
+    _finish(p, "import-hf", _import_hf, "print the resulting metadata as JSON")
 
+
+def _add_import_tiktoken(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import-tiktoken", help="convert tiktoken BPE ranks into the extracted form",
                        description="Convert a tiktoken rank file into tokenizer.json + vocab.json + merges.txt "
                        "(merges derived from ranks) + tokenizer_meta.json.")
@@ -231,14 +247,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="auto = what the pattern preset publishes (NFC for qwen2)")
     p.add_argument("--model-vocab-size", type=_positive_int, default=None,
                    help="the model's embedding rows to record (default 151936 for the qwen2 presets)")
-    p.add_argument("--output", type=Path, required=True, help="directory to create (must be empty)")
-    p.add_argument("--force", action="store_true", help="write into a non-empty output directory")
-    p.add_argument("--json", action="store_true", help="print the resulting metadata as JSON")
-    p.set_defaults(func=_guarded("import-tiktoken", _import_tiktoken))
+    _add_extract_output(p)
+    _finish(p, "import-tiktoken", _import_tiktoken, "print the resulting metadata as JSON")
 
+
+def _add_encode_corpus(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode-corpus", help="encode JSONL into uint32 token shards + manifest.json",
                        description="Encode JSONL documents (a file or a directory of *.jsonl / *.jsonl.gz) into "
-                       "token shards, verified and crash-safe.", epilog=EPILOG_ENCODE, formatter_class=fmt)
+                       "token shards, verified and crash-safe.", epilog=EPILOG_ENCODE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=Path, required=True, help="JSONL file or directory of *.jsonl[.gz]")
     p.add_argument("--tokenizer", type=Path, required=True, help="directory made by import-hf/import-tiktoken")
     p.add_argument("--output", type=Path, required=True, help="output directory (empty, or with --resume)")
@@ -264,22 +281,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--progress", choices=["auto", "rich", "plain", "none"], default="auto",
                    help="auto: a progress bar on a terminal, a line every 10 s otherwise")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary (errors still print)")
-    p.add_argument("--json", action="store_true", help="print the final manifest summary as JSON on stdout")
-    p.set_defaults(func=_guarded("encode-corpus", _encode_corpus))
+    _finish(p, "encode-corpus", _encode_corpus, "print the final manifest summary as JSON on stdout")
 
+
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="summarize a manifest and validate its shards",
                        description="Print the manifest summary and check every shard against it "
                        "(names, sizes, size % 4, token totals). Exit 3 on any problem.")
     p.add_argument("dir", type=Path, help="an encode-corpus output directory")
     p.add_argument("--sha256", action="store_true", help="also verify every shard's sha256")
     p.add_argument("--check-ids", action="store_true", help="also read every id and check it is below the vocab")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=_guarded("inspect", _inspect))
+    _finish(p, "inspect", _inspect, "machine-readable output")
 
+
+def _add_repair(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("repair-manifest", help="rebuild manifest.json from the shard files alone",
                        description="Rebuild manifest.json from shard-*.bin (sizes must be multiples of 4); the old "
                        "manifest is kept as a backup. The result cannot be resumed (no corpus position).")
     p.add_argument("dir", type=Path, help="an encode-corpus output directory")
     p.add_argument("--vocab-size", type=_positive_int, default=None, help="also check every id is below this")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=_guarded("repair-manifest", _repair))
+    _finish(p, "repair-manifest", _repair, "machine-readable output")

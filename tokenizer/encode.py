@@ -26,14 +26,16 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from tokenizer.assembler import ShardAssembler
 from tokenizer.corpus import Chunk, CorpusFile, discover_corpus, iter_chunks
-from tokenizer.encoders import PROBE_TEXTS, EncoderSpec, TiktokenEncoder
+from tokenizer.encoders import PROBE_TEXTS, Encoder, EncoderSpec, TiktokenEncoder
 from tokenizer.errors import TokenizeError, VerificationError
 from tokenizer.loader import LoadedTokenizer, load_tokenizer
 from tokenizer.manifest import (
     MANIFEST_FILE,
+    CorpusInfo,
     EncodeConfig,
     Manifest,
     RunInfo,
+    TokenizerInfo,
     Verification,
     utc_timestamp,
     write_manifest,
@@ -90,6 +92,72 @@ def _progress_bytes(files: list[CorpusFile], file_index: int, offset: int) -> in
     return done + (offset if file_index < len(files) and not files[file_index].gzip else 0)
 
 
+def _encode_config(opts: EncodeOptions, tok: LoadedTokenizer) -> EncodeConfig:
+    eos_token, eos_id = _resolve_eos(opts, tok)
+    return EncodeConfig(
+        text_field=opts.text_field, eos_policy=opts.eos_policy, eos_token=eos_token, eos_id=eos_id,
+        shard_tokens=opts.shard_tokens, on_error=opts.on_error, special_text=opts.special_text,
+    )
+
+
+def _preflight(opts: EncodeOptions, tok: LoadedTokenizer, files: list[CorpusFile],
+               reporter: Reporter) -> tuple[Encoder, str, list[str], Verification]:
+    """Choose the encoder and prove it on a corpus sample, before anything is written.
+
+    Returns the encoder, why it was chosen, notes for the run, and the sample's verification record.
+    """
+    samples = sample_documents(files, opts.text_field, opts.sample_documents)
+    encoder, why, notes = choose_encoder(tok, opts.engine, opts.special_text, [t for _, t in samples])
+    for n in notes:
+        reporter.note(n)
+    probes = [(f"probe text #{i}", t) for i, t in enumerate(PROBE_TEXTS)]
+    sample_unk = check_roundtrip(encoder, tok, opts.special_text, samples + probes, opts.max_unk_rate)
+    verification = Verification(sample_documents=len(samples), roundtrip_ok=True, sample_unk_rate=sample_unk,
+                                max_unk_rate=opts.max_unk_rate)
+    return encoder, why, notes, verification
+
+
+def _start_manifest(old: Manifest | None, opts: EncodeOptions, config: EncodeConfig, tinfo: TokenizerInfo,
+                    corpus: CorpusInfo, verification: Verification) -> Manifest:
+    """A fresh manifest, or the interrupted run's one carried forward."""
+    if old is None:
+        return Manifest(producer=PRODUCER, tokenizer=tinfo, config=config, corpus=corpus,
+                        verification=verification, run=RunInfo(started_at=utc_timestamp()))
+    old.config = config  # equal to the old one, except possibly on_error fail -> skip
+    if old.verification is not None:
+        old.verification.max_unk_rate = opts.max_unk_rate
+    old.run.resumes += 1
+    return old
+
+
+def _encode_chunks(opts: EncodeOptions, manifest: Manifest, files: list[CorpusFile], tok: LoadedTokenizer,
+                   encoder: Encoder, reporter: Reporter, t0: float) -> Manifest:
+    """Encode from the manifest's position to the end of the corpus; returns the completed manifest."""
+    spec = tok.encoder_spec("tiktoken" if isinstance(encoder, TiktokenEncoder) else "hf", opts.special_text)
+    key = f"{tok.sha256}:{spec.kind}:{opts.special_text}:{opts.text_field}"
+    use_encoder(key, encoder, opts.text_field)
+    pos = manifest.position
+    eos_id = manifest.config.eos_id if manifest.config else None
+    pool = None
+    try:
+        pool = _pool(opts.workers, key, spec, opts.text_field) if opts.workers > 1 else None
+        manifest.run.setup_s = round(time.monotonic() - t0, 3)
+        asm = ShardAssembler(opts.output, manifest, files, tok, opts, eos_id, time.monotonic(), manifest.run.elapsed_s)
+        reporter.start(sum(f.size for f in files), _progress_bytes(files, pos.file_index, pos.offset))
+        try:
+            for r in _results(iter_chunks(files, pos.file_index, pos.offset, opts.chunk_bytes), opts.workers, pool):
+                asm.consume(r)
+                reporter.update(_progress_bytes(files, r.file_index, r.end), asm.documents_seen, asm.tokens_seen)
+            return asm.finish()
+        except BaseException:
+            asm.abort()
+            raise
+    finally:
+        reporter.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)  # no thread may outlive the run (fork safety)
+
+
 def encode_corpus(
     opts: EncodeOptions, *, tokenizer: LoadedTokenizer | None = None, reporter: Reporter | None = None
 ) -> Manifest:
@@ -102,71 +170,24 @@ def encode_corpus(
     reporter = reporter or QuietReporter()
     root, files = discover_corpus(opts.corpus)
     tok = tokenizer or load_tokenizer(opts.tokenizer)
-    eos_token, eos_id = _resolve_eos(opts, tok)
-    config = EncodeConfig(
-        text_field=opts.text_field, eos_policy=opts.eos_policy, eos_token=eos_token, eos_id=eos_id,
-        shard_tokens=opts.shard_tokens, on_error=opts.on_error, special_text=opts.special_text,
-    )
-    tinfo = tokenizer_info(tok)
-    corpus = corpus_info(files)
+    config = _encode_config(opts, tok)
+    tinfo, corpus = tokenizer_info(tok), corpus_info(files)
     old = prepare_output(opts, config, tinfo, corpus, reporter)
     if old is not None and old.complete:
         reporter.note("the manifest says this corpus is already fully encoded; nothing to do")
         return old
     for w in tok.warnings:
         reporter.note(f"warning: {w}")
-
-    samples = sample_documents(files, opts.text_field, opts.sample_documents)
-    encoder, engine_check, notes = choose_encoder(tok, opts.engine, opts.special_text, [t for _, t in samples])
-    for n in notes:
-        reporter.note(n)
-    probes = [(f"probe text #{i}", t) for i, t in enumerate(PROBE_TEXTS)]
-    sample_unk = check_roundtrip(encoder, tok, opts.special_text, samples + probes, opts.max_unk_rate)
-
-    if old is None:
-        manifest = Manifest(
-            producer=PRODUCER, tokenizer=tinfo, config=config, corpus=corpus,
-            verification=Verification(sample_documents=len(samples), roundtrip_ok=True,
-                                      sample_unk_rate=sample_unk, max_unk_rate=opts.max_unk_rate),
-            run=RunInfo(started_at=utc_timestamp()),
-        )
-    else:
-        manifest = old
-        manifest.config = config  # equal to the old one, except possibly on_error fail -> skip
-        if manifest.verification is not None:
-            manifest.verification.max_unk_rate = opts.max_unk_rate
-        manifest.run.resumes += 1
-    prior_elapsed = manifest.run.elapsed_s
+    encoder, why, notes, verification = _preflight(opts, tok, files, reporter)
+    manifest = _start_manifest(old, opts, config, tinfo, corpus, verification)
     manifest.run = manifest.run.model_copy(update={
-        "workers": opts.workers, "engine": encoder.name, "engine_check": engine_check,
+        "workers": opts.workers, "engine": encoder.name, "engine_check": why,
         "corpus_root": str(root.resolve()), "tokenizer_dir": str(tok.directory.resolve()),
         "notes": list(dict.fromkeys(manifest.run.notes + notes + tok.warnings)),
     })
     opts.output.mkdir(parents=True, exist_ok=True)  # only now: a refused run leaves nothing behind
     write_manifest(opts.output, manifest, durable=opts.durable)
-
-    spec = tok.encoder_spec("tiktoken" if isinstance(encoder, TiktokenEncoder) else "hf", opts.special_text)
-    key = f"{tok.sha256}:{spec.kind}:{opts.special_text}:{opts.text_field}"
-    use_encoder(key, encoder, opts.text_field)
-    pos = manifest.position
-    pool = None
-    try:
-        pool = _pool(opts.workers, key, spec, opts.text_field) if opts.workers > 1 else None
-        manifest.run.setup_s = round(time.monotonic() - t0, 3)
-        asm = ShardAssembler(opts.output, manifest, files, tok, opts, eos_id, time.monotonic(), prior_elapsed)
-        reporter.start(sum(f.size for f in files), _progress_bytes(files, pos.file_index, pos.offset))
-        try:
-            for r in _results(iter_chunks(files, pos.file_index, pos.offset, opts.chunk_bytes), opts.workers, pool):
-                asm.consume(r)
-                reporter.update(_progress_bytes(files, r.file_index, r.end), asm.documents_seen, asm.tokens_seen)
-            final = asm.finish()
-        except BaseException:
-            asm.abort()
-            raise
-    finally:
-        reporter.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)  # no thread may outlive the run (fork safety)
+    final = _encode_chunks(opts, manifest, files, tok, encoder, reporter, t0)
     v = final.verification
     assert v is not None
     if not v.passed:

@@ -76,6 +76,16 @@ class TokenizerDefinition:
     def special_tokens(self) -> dict[str, int]:
         return {t.content: t.id for t in self.added_tokens}
 
+    def counts(self) -> dict[str, int]:
+        """The sizes recorded wherever a tokenizer is described (tokenizer_meta.json, a shard manifest)."""
+        return {
+            "bpe_vocab_count": self.bpe_vocab_count,
+            "merges_count": self.merges_count,
+            "added_tokens_count": self.added_tokens_count,
+            "effective_vocab_count": self.effective_vocab_count,
+            "max_token_id": self.max_token_id,
+        }
+
 
 def _fail(source: str, what: str, fix: str | None = None) -> TokenizeError:
     return TokenizeError(what, where=source, fix=fix)

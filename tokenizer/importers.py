@@ -57,11 +57,7 @@ def write_extracted(
     meta = TokenizerMeta(
         producer=PRODUCER,
         tokenizer_json_sha256=sha,
-        bpe_vocab_count=defn.bpe_vocab_count,
-        merges_count=defn.merges_count,
-        added_tokens_count=defn.added_tokens_count,
-        effective_vocab_count=defn.effective_vocab_count,
-        max_token_id=defn.max_token_id,
+        **defn.counts(),
         vocab_size=vocab_size,
         special_tokens=defn.special_tokens(),
         eos_token=eos_token,

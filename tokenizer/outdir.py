@@ -37,11 +37,7 @@ def tokenizer_info(tok: LoadedTokenizer) -> TokenizerInfo:
     d = tok.definition
     return TokenizerInfo(
         sha256=tok.sha256,
-        bpe_vocab_count=d.bpe_vocab_count,
-        merges_count=d.merges_count,
-        added_tokens_count=d.added_tokens_count,
-        effective_vocab_count=d.effective_vocab_count,
-        max_token_id=d.max_token_id,
+        **d.counts(),
         vocab_size=tok.meta.vocab_size if tok.meta else None,
         normalizer=d.normalizer_name,
         unk_id=tok.unk_id,
