@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
+from safeio import sha256_file
 from trainer.apr_format import AprFile
 from trainer.checkpoint import save_model
 from trainer.config import config_from_apr_metadata, config_to_hf
-from trainer.data import sha256_file
 from trainer.init_load import build_model_from_init
 
 
