@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trainer.errors import TrainerInputError
+
 if TYPE_CHECKING:
     import torch
 
@@ -74,7 +76,7 @@ REQUIRED_METADATA = (
 _DTYPE_SIZES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "U8": 1}
 
 
-class AprFormatError(ValueError):
+class AprFormatError(TrainerInputError):
     """The file is not a valid .apr checkpoint; the message says where it broke."""
 
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from trainer.config import PRESETS
+from trainer.errors import TrainerInputError
 
 EXIT_BAD_INPUT = 2
 
@@ -97,21 +98,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_convert)
 
 
-def _bad_input_types() -> tuple[type[BaseException], ...]:
-    from pydantic import ValidationError
-
-    from trainer.apr_format import AprFormatError
-    from trainer.config import ConfigError
-    from trainer.data import DataError
-    from trainer.distributed import DistributedError
-    from trainer.preflight import PreflightError
-    from trainer.resume import ResumeError
-    from trainer.tokenizer_info import TokenizerInfoError
-
-    return (PreflightError, ConfigError, AprFormatError, DataError, TokenizerInfoError, ValidationError,
-            DistributedError, ResumeError)
-
-
 def _pretrain(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -126,7 +112,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         try:
             result = run_pretrain(cfg, dist=ctx)
             distributed.stop(barrier=True)  # leave together: no rank tears down while rank 0 still writes
-        except _bad_input_types():
+        except TrainerInputError:
             raise
         except Exception as exc:  # a collective failed or timed out, or a rank crashed mid-run
             if not ctx.is_distributed:
@@ -142,7 +128,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
         print(f"apr pretrain: error: {msgs}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except _bad_input_types() as exc:
+    except TrainerInputError as exc:
         print(f"apr pretrain: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.json:
@@ -198,7 +184,7 @@ def _convert(args: argparse.Namespace) -> int:
                       file=sys.stderr)
                 return EXIT_BAD_INPUT
             out = hf_to_apr(args.source, args.output)
-    except (*_bad_input_types(), ValueError) as exc:
+    except TrainerInputError as exc:
         print(f"apr convert: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(json.dumps({"output": str(out)}) if args.json else f"wrote {out}")

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from trainer.errors import TrainerInputError
+
 ARCH_CONTRACT = "apr-pretrain-arch-polymorphic-v1"
 
 Architecture = Literal["qwen2", "llama"]
@@ -47,7 +49,7 @@ ENCODER_MODEL_TYPES: frozenset[str] = frozenset(
 _ENCODER_ARCH_SUFFIXES = ("ForMaskedLM", "ForSequenceClassification", "ForTokenClassification", "EncoderModel")
 
 
-class ConfigError(ValueError):
+class ConfigError(TrainerInputError):
     """A model config could not be built; the message names the field and the source."""
 
 

@@ -17,7 +17,7 @@ import torch
 from safeio import sha256_file
 from trainer.apr_format import AprFile
 from trainer.checkpoint import save_model
-from trainer.config import config_from_apr_metadata, config_to_hf
+from trainer.config import ConfigError, config_from_apr_metadata, config_to_hf
 from trainer.init_load import build_model_from_init
 
 
@@ -43,7 +43,7 @@ def apr_to_hf(apr_path: str | Path, out_dir: str | Path, *, pad_vocab_to: int | 
         tensors = f.tensors()
     if pad_vocab_to is not None:
         if pad_vocab_to < cfg.vocab_size:
-            raise ValueError(f"--pad-vocab-to {pad_vocab_to} is below the checkpoint's vocab_size {cfg.vocab_size}")
+            raise ConfigError(f"--pad-vocab-to {pad_vocab_to} is below the checkpoint's vocab_size {cfg.vocab_size}")
         extra = pad_vocab_to - cfg.vocab_size
         for name in ("model.embed_tokens.weight", "lm_head.weight"):
             if name in tensors:

@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from safeio import sha256_file
+from trainer.errors import TrainerInputError
 
 TOKEN_DTYPE = np.dtype("<u4")
 
 
-class DataError(ValueError):
+class DataError(TrainerInputError):
     """The shards are missing, inconsistent with their manifest, or unusable for this run."""
 
 

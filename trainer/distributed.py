@@ -33,6 +33,7 @@ from torch import nn
 from trainer.apr_format import write_apr
 from trainer.checkpoint import apr_metadata
 from trainer.dist import DistContext
+from trainer.errors import TrainerInputError
 from trainer.model import CausalLM
 
 Strategy = Literal["none", "ddp", "fsdp"]
@@ -44,7 +45,7 @@ DEFAULT_TIMEOUT_S = 600.0
 EXIT_DISTRIBUTED = 5
 
 
-class DistributedError(RuntimeError):
+class DistributedError(TrainerInputError):
     """The launch environment is inconsistent, or the requested strategy is unavailable."""
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from trainer.errors import TrainerInputError
+
 CONTRACT = "apr-pretrain-arch-polymorphic-v1"
 INITFT_CONTRACT = "apr-pretrain-init-finetune-v1"
 
 
-class PreflightError(ValueError):
+class PreflightError(TrainerInputError):
     """A preflight gate refused the run."""
 
     def __init__(self, gate: str, message: str) -> None:

@@ -40,6 +40,7 @@ from trainer.checkpoint import apr_metadata
 from trainer.data import TrainSampler
 from trainer.dist import DistContext
 from trainer.distributed import Engine, broadcast_bytes, gather_bytes
+from trainer.errors import TrainerInputError
 
 RESUME_DIRNAME = "resume"
 LATEST = "latest.json"
@@ -52,7 +53,7 @@ TRAJECTORY_FIELDS = (
 )
 
 
-class ResumeError(ValueError):
+class ResumeError(TrainerInputError):
     """No usable resume state, or it belongs to a different run; the message says which field differs."""
 
 

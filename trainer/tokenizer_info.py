@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainer.errors import TrainerInputError
+
 _DESCRIPTOR_NAMES = ("tokenizer_meta.json", "tokenizer_manifest.json", "tokenizer.apr.json", "manifest.json")
 
 
-class TokenizerInfoError(ValueError):
+class TokenizerInfoError(TrainerInputError):
     """The tokenizer's vocabulary size could not be determined."""
 
 

@@ -73,3 +73,38 @@ def test_bad_input_exits_2_with_a_message(
     assert "too short" in capsys.readouterr().err
     assert main(["convert", str(tmp_path), "--output", str(tmp_path / "x.apr")]) == 2
     assert "config.json" in capsys.readouterr().err
+
+
+def test_every_bad_input_error_exits_2(
+    tmp_path: Path, shards_dir: Path, tokenizer_file: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Errors from every layer (launch env, resume state, tokenizer, shards) reach exit 2 through one base class."""
+    from trainer.errors import TrainerInputError
+
+    common = ["pretrain", "--mode", "from-scratch", "--model-config", "test-tiny", "--steps", "1",
+              "--batch-size", "1", "--seq-len", "8", "--out", str(tmp_path / "r"), "--progress", "off"]
+    ok = ["--tokenizer", str(tokenizer_file), "--shards-dir", str(shards_dir)]
+    cases = [
+        ({"WORLD_SIZE": "0"}, [*common, *ok], "inconsistent launch environment"),
+        ({}, [*common, *ok, "--resume", str(tmp_path)], "no resume state"),
+        ({}, [*common, "--tokenizer", str(tmp_path / "nope"), "--shards-dir", str(shards_dir)], "does not exist"),
+        ({}, [*common, "--tokenizer", str(tokenizer_file), "--shards-dir", str(tmp_path)], "no shard-*.bin"),
+    ]
+    for env, argv, message in cases:
+        with monkeypatch.context() as m:
+            for k, v in env.items():
+                m.setenv(k, v)
+            assert main(argv) == 2, message
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+    # The negative case: a ValueError outside the base is not bad input but a bug (exit 70, traceback).
+    import trainer.loop
+
+    def bug(*a, **k):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(trainer.loop, "run_pretrain", bug)
+    assert main([*common, *ok]) == 70
+    assert "internal error" in capsys.readouterr().err
+    assert issubclass(TrainerInputError, ValueError)  # library callers catching ValueError keep working
