@@ -38,8 +38,7 @@ from tests.trainer import dist_launch as L
 from tests.trainer.conftest import TOY_VOCAB, write_shards
 from trainer.apr_format import AprFile, read_apr
 from trainer.data import TrainSampler
-from trainer.dist import DistContext
-from trainer.distributed import rank_slice
+from trainer.distributed import DistContext, rank_slice
 
 REL_TOL = 1e-5
 PARAM_ATOL = 1e-4

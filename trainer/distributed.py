@@ -1,4 +1,4 @@
-"""Multi-process data parallelism on PyTorch's own engine: torchrun env, process group, DDP / FSDP2.
+"""Ranks and collectives: the torchrun environment, the process group, and the few reductions the loop needs.
 
 ``apr pretrain`` launched by ``torchrun --nproc-per-node N`` (and ``--nnodes``) reads RANK,
 WORLD_SIZE and LOCAL_RANK from the environment (``context_from_env``). The loop then, in order:
@@ -7,15 +7,11 @@ WORLD_SIZE and LOCAL_RANK from the environment (``context_from_env``). The loop 
    fails fast on all ranks instead of leaving peers blocked in a rendezvous;
 2. ``start``: initialises the process group (``gloo`` on CPU, ``nccl`` on CUDA) with a finite
    timeout on collectives, so a dead or stalled rank turns into an error, not a hang;
-3. ``wrap``: DistributedDataParallel by default, FSDP2 ``fully_shard`` (per decoder layer + root)
-   with ``strategy="fsdp"``. The training loss goes through the wrapper's ``forward`` (the
-   ``LossModule``), which is where DDP and FSDP hang their gradient and all-gather hooks;
-4. ``full_state_dict``: gathers the full, unsharded fp32 tensors so rank 0 writes the same
-   ``.apr`` a single-process run writes.
+3. wraps the model for data parallelism (``trainer.parallel``, the layer above this one);
+4. ``stop``: tears the group down on every exit path.
 
-Why gradients match a single process: each rank's loss is the mean over an equal-sized per-rank
-batch, and DDP/FSDP *average* gradients over ranks, so the update equals the one from the mean
-loss over the global batch (up to float summation order).
+A single process is the same code with ``world_size == 1``: every collective here is then the
+identity and nothing touches ``torch.distributed``.
 """
 
 from __future__ import annotations
@@ -24,19 +20,12 @@ import gc
 import os
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.distributed as tdist
-from torch import nn
 
-from trainer.apr_format import write_apr
-from trainer.checkpoint import apr_metadata
-from trainer.dist import DistContext
 from trainer.errors import TrainerInputError
-from trainer.model import CausalLM
-
-Strategy = Literal["none", "ddp", "fsdp"]
 
 #: Default collective timeout for real runs (a first CUDA step or a large checkpoint gather can be slow).
 DEFAULT_TIMEOUT_S = 600.0
@@ -50,13 +39,30 @@ class DistributedError(TrainerInputError):
 
 
 @dataclass(frozen=True)
-class TorchDistContext(DistContext):
-    """A ``DistContext`` backed by ``torch.distributed``; reductions run on the backend's device."""
+class DistContext:
+    """Which rank this is, and the reductions the loop needs; trivial for one process.
 
+    ``device_type`` is where collective tensors live (``start`` sets it: NCCL reduces CUDA tensors).
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
     device_type: str = "cpu"
-    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.world_size > 1
 
     def _reduce(self, values: list[float]) -> list[float]:
+        if not tdist.is_initialized():
+            raise DistributedError(
+                f"a collective over {self.world_size} ranks needs the process group; call start() first"
+            )
         t = torch.tensor(values, dtype=torch.float64, device=self.device_type)
         tdist.all_reduce(t)
         return [float(v) for v in t.cpu()]
@@ -71,8 +77,12 @@ class TorchDistContext(DistContext):
             return list(values)
         return self._reduce(values)
 
+    def barrier(self) -> None:
+        if self.is_distributed:
+            tdist.barrier()
 
-def context_from_env(environ: dict[str, str] | None = None) -> TorchDistContext:
+
+def context_from_env(environ: dict[str, str] | None = None) -> DistContext:
     """Rank, world size and local rank as torchrun sets them; a single process when unset.
 
     No collective happens here: this is safe to call before preflight.
@@ -86,7 +96,7 @@ def context_from_env(environ: dict[str, str] | None = None) -> TorchDistContext:
         raise DistributedError(f"RANK/WORLD_SIZE/LOCAL_RANK must be integers: {exc}") from exc
     if world < 1 or not 0 <= rank < world or local < 0:
         raise DistributedError(f"inconsistent launch environment: RANK={rank} WORLD_SIZE={world} LOCAL_RANK={local}")
-    return TorchDistContext(rank=rank, world_size=world, local_rank=local)
+    return DistContext(rank=rank, world_size=world, local_rank=local)
 
 
 def backend_for(device: torch.device) -> str:
@@ -99,7 +109,7 @@ def start(
 ) -> tuple[DistContext, torch.device]:
     """Initialise the process group (once) and pin this rank's CUDA device.
 
-    Returns the context to use from now on (one whose reductions run on the right device) and the
+    Returns the context to use from now on (its reductions run on the right device) and the
     device this rank trains on (``cuda:LOCAL_RANK`` under CUDA). A single process is returned as is.
     """
     if not ctx.is_distributed:
@@ -119,10 +129,7 @@ def start(
             f"process group is rank {tdist.get_rank()}/{tdist.get_world_size()} but the environment says "
             f"{ctx.rank}/{ctx.world_size}"
         )
-    base = {"rank": ctx.rank, "world_size": ctx.world_size, "local_rank": ctx.local_rank}
-    if isinstance(ctx, TorchDistContext):
-        return replace(ctx, device_type=device.type, timeout_s=timeout_s), device
-    return TorchDistContext(**base, device_type=device.type, timeout_s=timeout_s), device
+    return replace(ctx, device_type=device.type), device
 
 
 def stop(*, barrier: bool = False) -> None:
@@ -141,144 +148,11 @@ def stop(*, barrier: bool = False) -> None:
         tdist.destroy_process_group()
 
 
-def fully_shard_fn() -> Any | None:
-    """FSDP2's ``fully_shard`` where the installed torch has it (public since 2.6, composable before)."""
-    try:
-        from torch.distributed.fsdp import fully_shard
-
-        return fully_shard
-    except ImportError:
-        try:
-            from torch.distributed._composable.fsdp import fully_shard
-
-            return fully_shard
-        except ImportError:
-            return None
-
-
-class LossModule(nn.Module):
-    """``forward`` = ``CausalLM.loss``: DDP and FSDP hook ``forward``, so the whole step must run through it."""
-
-    def __init__(self, lm: CausalLM) -> None:
-        super().__init__()
-        self.lm = lm
-
-    def forward(self, input_ids: torch.Tensor, targets: torch.Tensor, chunk_tokens: int | None = None) -> torch.Tensor:
-        return self.lm.loss(input_ids, targets, chunk_tokens=chunk_tokens)
-
-
-class Engine:
-    """What the loop trains and evaluates through, whatever the strategy.
-
-    It quacks like ``CausalLM`` where the loop needs it (``loss``, ``cfg``, ``train``/``eval``,
-    ``training``, ``parameters``) but ``loss`` runs through the wrapper so gradients are averaged
-    (DDP) or reduce-scattered (FSDP) across ranks.
-    """
-
-    def __init__(self, lm: CausalLM, module: nn.Module, strategy: Strategy, ctx: DistContext) -> None:
-        self.lm, self.module, self.strategy, self.ctx = lm, module, strategy, ctx
-        # Captured now, while FSDP2 parameters are the sharded DTensors: after a no-grad forward the root
-        # module stays unsharded and ``module.parameters()`` would yield the transient full tensors,
-        # which never receive gradients (a grad norm / clip over them silently skips the embeddings).
-        self._params = list(module.parameters())
-
-    @property
-    def cfg(self) -> Any:
-        return self.lm.cfg
-
-    @property
-    def training(self) -> bool:
-        return self.module.training
-
-    def train(self, mode: bool = True) -> Engine:
-        self.module.train(mode)
-        if self.strategy == "fsdp":
-            self.module.reshard()  # type: ignore[operator]  # drop the root's full params kept after eval
-        return self
-
-    def eval(self) -> Engine:
-        return self.train(False)
-
-    def parameters(self) -> list[nn.Parameter]:
-        """The parameters the optimizer owns and gradients land on (sharded DTensors under FSDP)."""
-        return list(self._params)
-
-    def loss(self, input_ids: torch.Tensor, targets: torch.Tensor, chunk_tokens: int | None = None) -> torch.Tensor:
-        return self.module(input_ids, targets, chunk_tokens)
-
-    def full_state_dict(self) -> dict[str, torch.Tensor]:
-        """Full fp32 CPU tensors named as ``CausalLM.checkpoint_tensors``.
-
-        Collective under FSDP (every rank must call it; only rank 0 gets the tensors, the others
-        an empty dict). Under DDP/none every rank holds the full replica and gets it.
-        """
-        if self.strategy != "fsdp":
-            return {n: t.detach().float().cpu().clone() for n, t in self.lm.checkpoint_tensors().items()}
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-        sd = get_model_state_dict(self.module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-        if not self.ctx.is_main:
-            return {}
-        tied = self.lm.cfg.tie_word_embeddings
-        out = {n.removeprefix("lm."): t.float() for n, t in sd.items()}
-        return {n: t for n, t in out.items() if not (tied and n == "lm_head.weight")}
-
-    def load_full_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Inverse of ``full_state_dict``: every rank passes the same full tensors."""
-        if self.strategy != "fsdp":
-            with torch.no_grad():
-                for name, t in self.lm.checkpoint_tensors().items():
-                    t.copy_(tensors[name].to(t.dtype))
-            return
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
-
-        full = {f"lm.{n}": t for n, t in tensors.items()}
-        if self.lm.cfg.tie_word_embeddings:
-            full["lm.lm_head.weight"] = full["lm.model.embed_tokens.weight"]
-        set_model_state_dict(self.module, full, options=StateDictOptions(full_state_dict=True))
-
-
-def wrap(lm: CausalLM, ctx: DistContext, strategy: Strategy, device: torch.device) -> Engine:
-    """Wrap ``lm`` (already on ``device``) for data-parallel training; a no-op wrapper for one process.
-
-    Build the optimizer *after* this: FSDP2 replaces the parameters with sharded DTensors in place.
-    """
-    loss_module = LossModule(lm)
-    if not ctx.is_distributed or strategy == "none":
-        return Engine(lm, loss_module, "none", ctx)
-    if strategy == "ddp":
-        from torch.nn.parallel import DistributedDataParallel
-
-        ids = [device.index] if device.type == "cuda" else None
-        return Engine(lm, DistributedDataParallel(loss_module, device_ids=ids), "ddp", ctx)
-    if strategy == "fsdp":
-        fully_shard = fully_shard_fn()
-        if fully_shard is None:
-            raise DistributedError(f"--fsdp needs FSDP2 fully_shard (torch >= 2.4); this is torch {torch.__version__}")
-        for layer in lm.model.layers:
-            fully_shard(layer)
-        fully_shard(loss_module)  # root: embeddings (tied lm_head), final norm
-        return Engine(lm, loss_module, "fsdp", ctx)
-    raise DistributedError(f"unknown strategy {strategy!r}")
-
-
-def save_checkpoint(engine: Engine, path: os.PathLike[str] | str, provenance: dict[str, Any], ctx: DistContext):
-    """The run's ``.apr``: full tensors gathered on every rank (FSDP), written by rank 0 only.
-
-    Single-process output is byte-for-byte what ``trainer.checkpoint.save_model`` writes, except
-    for provenance timestamps. Returns the path on rank 0, ``None`` elsewhere.
-    """
-    tensors = engine.full_state_dict()
-    if not ctx.is_main:
-        return None
-    return write_apr(path, tensors, apr_metadata(engine.cfg, provenance))
-
-
 def gather_bytes(ctx: DistContext, payload: bytes) -> list[bytes] | None:
     """Every rank's ``payload`` on rank 0 (``None`` elsewhere), through tensors, never pickle."""
     if not ctx.is_distributed:
         return [payload]
-    dev = getattr(ctx, "device_type", "cpu")
+    dev = ctx.device_type
     size = torch.tensor([len(payload)], dtype=torch.int64, device=dev)
     sizes = [torch.zeros_like(size) for _ in range(ctx.world_size)]
     tdist.all_gather(sizes, size)
@@ -298,7 +172,7 @@ def broadcast_bytes(ctx: DistContext, payload: bytes | None) -> bytes:
     if not ctx.is_distributed:
         assert payload is not None
         return payload
-    dev = getattr(ctx, "device_type", "cpu")
+    dev = ctx.device_type
     size = torch.tensor([len(payload) if ctx.is_main and payload is not None else 0], dtype=torch.int64, device=dev)
     tdist.broadcast(size, src=0)
     buf = torch.zeros(int(size), dtype=torch.uint8, device=dev)
@@ -324,7 +198,5 @@ def weighted_mean(ctx: DistContext, local_mean: float, count: int) -> float:
     """Global mean of per-rank means weighted by their counts; identical on every rank."""
     if not ctx.is_distributed:
         return local_mean
-    if not isinstance(ctx, TorchDistContext):
-        raise DistributedError("a distributed weighted mean needs a TorchDistContext (see context_from_env)")
     total, n = ctx.all_reduce_sum([local_mean * count, float(count)])
     return total / n

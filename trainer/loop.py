@@ -43,9 +43,10 @@ from trainer.data import (
     sha256_file,
     sha256_path,
 )
-from trainer.dist import DistContext
+from trainer.distributed import DistContext
 from trainer.init_load import load_init_into, read_checked_init_tensors
 from trainer.model import CausalLM
+from trainer.parallel import parallelize
 from trainer.preflight import PreflightError, assert_ids_below_vocab, preflight_tokenizer_vocab
 from trainer.resume import ResumeInfo, load_resume_state, save_resume_state, trim_metrics
 from trainer.run_config import RunConfig
@@ -219,7 +220,7 @@ def run_pretrain(
         del init_tensors
     model.to(device)
     model.train()
-    engine = distributed.wrap(model, dist, "fsdp" if cfg.fsdp else "ddp", device)  # before the optimizer (FSDP)
+    engine = parallelize(model, dist, "fsdp" if cfg.fsdp else "ddp", device)  # before the optimizer (FSDP)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -231,7 +232,7 @@ def run_pretrain(
     state = TrainState(model, optimizer, scheduler, sampler)
     resumed: ResumeInfo | None = None
     if cfg.resume is not None:
-        resumed = load_resume_state(cfg.resume, engine=engine, optimizer=optimizer, scheduler=scheduler,
+        resumed = load_resume_state(cfg.resume, model=engine, optimizer=optimizer, scheduler=scheduler,
                                     sampler=sampler, cfg=cfg, ctx=dist)
         state.step, state.tokens_seen = resumed.step, resumed.tokens_seen
         if dist.is_main:
@@ -328,7 +329,7 @@ def run_pretrain(
         state.step += 1
         reporter.advance()
         if cfg.save_every and state.step % cfg.save_every == 0 and state.step < cfg.steps:
-            save_resume_state(cfg.out, engine=engine, optimizer=optimizer, scheduler=scheduler, sampler=sampler,
+            save_resume_state(cfg.out, model=engine, optimizer=optimizer, scheduler=scheduler, sampler=sampler,
                               step=state.step, tokens_seen=state.tokens_seen, cfg=cfg, ctx=dist,
                               carry={"step_0_loss": step0_loss, "val_loss_step_0": val_origin,
                                      "train_wall_s": train_wall},
@@ -358,7 +359,7 @@ def run_pretrain(
         "torch": torch.__version__,
     }
     if status in ("ok", "target_not_reached"):  # a gather every rank joins; rank 0 writes
-        checkpoint = distributed.save_checkpoint(engine, cfg.out / "checkpoint.apr", provenance, dist)
+        checkpoint = engine.save_checkpoint(cfg.out / "checkpoint.apr", provenance)
 
     exit_code = EXIT_CODES[status]
     summary: dict[str, Any] = {

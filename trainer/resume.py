@@ -35,12 +35,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from safeio import atomic_write_text, fsync_dir
-from trainer.apr_format import read_apr, write_apr
-from trainer.checkpoint import apr_metadata
+from trainer.apr_format import read_apr
+from trainer.checkpoint import write_checkpoint
 from trainer.data import TrainSampler
-from trainer.dist import DistContext
-from trainer.distributed import Engine, broadcast_bytes, gather_bytes
+from trainer.distributed import DistContext, broadcast_bytes, gather_bytes
 from trainer.errors import TrainerInputError
+from trainer.parallel import ParallelModel
 
 RESUME_DIRNAME = "resume"
 LATEST = "latest.json"
@@ -103,30 +103,30 @@ def rng_from_json(state: dict[str, Any]) -> None:
 # --- optimizer state, named by parameter ----------------------------------------------------------
 
 
-def _param_names(engine: Engine) -> dict[int, str]:
-    return {id(p): n for n, p in engine.lm.named_parameters()}
+def _param_names(model: ParallelModel) -> dict[int, str]:
+    return {id(p): n for n, p in model.lm.named_parameters()}
 
 
-def optimizer_full_state(engine: Engine, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+def optimizer_full_state(model: ParallelModel, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     """``{"state": {name: {key: tensor}}, "param_groups": [{..., "params": [name]}]}`` in full (unsharded) form.
 
     Collective under FSDP; rank 0 gets the tensors. Names are ``CausalLM`` parameter names, so a
     resume does not depend on the wrapper.
     """
-    if engine.strategy == "fsdp":
+    if model.strategy == "fsdp":
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
 
         osd = get_optimizer_state_dict(
-            engine.module, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+            model.module, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
         )
-        if not engine.ctx.is_main:
+        if not model.ctx.is_main:
             return {}
         strip = lambda n: n.removeprefix("lm.")  # noqa: E731
         return {
             "state": {strip(n): {k: v.detach().cpu() for k, v in s.items()} for n, s in osd["state"].items()},
             "param_groups": [{**g, "params": [strip(n) for n in g["params"]]} for g in osd["param_groups"]],
         }
-    names = _param_names(engine)
+    names = _param_names(model)
     sd = optimizer.state_dict()
     flat = [p for g in optimizer.param_groups for p in g["params"]]
     idx_name = {i: names[id(p)] for i, p in enumerate(flat)}
@@ -136,19 +136,19 @@ def optimizer_full_state(engine: Engine, optimizer: torch.optim.Optimizer) -> di
     }
 
 
-def load_optimizer_full_state(engine: Engine, optimizer: torch.optim.Optimizer, full: dict[str, Any]) -> None:
+def load_optimizer_full_state(model: ParallelModel, optimizer: torch.optim.Optimizer, full: dict[str, Any]) -> None:
     """Inverse of ``optimizer_full_state``; every rank passes the same full state."""
     groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else dict(g) for g in full["param_groups"]]
-    if engine.strategy == "fsdp":
+    if model.strategy == "fsdp":
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
         osd = {
             "state": {f"lm.{n}": s for n, s in full["state"].items()},
             "param_groups": [{**g, "params": [f"lm.{n}" for n in g["params"]]} for g in groups],
         }
-        set_optimizer_state_dict(engine.module, optimizer, osd, options=StateDictOptions(full_state_dict=True))
+        set_optimizer_state_dict(model.module, optimizer, osd, options=StateDictOptions(full_state_dict=True))
         return
-    names = _param_names(engine)
+    names = _param_names(model)
     flat = [p for g in optimizer.param_groups for p in g["params"]]
     name_idx = {names[id(p)]: i for i, p in enumerate(flat)}
     # Tensors stay on CPU: load_state_dict moves moments to each param's device and keeps AdamW's
@@ -196,7 +196,7 @@ def latest_resume_dir(run_dir: Path) -> Path:
 def save_resume_state(
     run_dir: Path,
     *,
-    engine: Engine,
+    model: ParallelModel,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     sampler: TrainSampler,
@@ -209,8 +209,8 @@ def save_resume_state(
     keep: int = 2,
 ) -> Path | None:
     """Gather (every rank) and write (rank 0) the resume point after ``step`` completed updates."""
-    model = engine.full_state_dict()
-    optim = optimizer_full_state(engine, optimizer)
+    tensors = model.full_state_dict()
+    optim = optimizer_full_state(model, optimizer)
     rngs = gather_bytes(ctx, json.dumps(rng_to_json()).encode())
     if not ctx.is_main:
         ctx.barrier()
@@ -221,7 +221,7 @@ def save_resume_state(
     tmp = root / f".tmp-{name}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    write_apr(tmp / "model.apr", model, apr_metadata(engine.cfg, {**provenance, "steps": step, "resume": True}))
+    write_checkpoint(tmp / "model.apr", model.cfg, tensors, {**provenance, "steps": step, "resume": True})
     opt_meta = _optimizer_to_files(optim, tmp)
     state = {
         "format": FORMAT,
@@ -232,7 +232,7 @@ def save_resume_state(
         "optimizer": opt_meta,
         "rng": [json.loads(r) for r in rngs],
         "carry": carry,
-        "strategy": engine.strategy,
+        "strategy": model.strategy,
         "trajectory": trajectory_config(cfg, ctx.world_size),
     }
     with open(tmp / "state.json", "w", encoding="utf-8") as fh:
@@ -253,7 +253,7 @@ def save_resume_state(
 def load_resume_state(
     run_dir: Path,
     *,
-    engine: Engine,
+    model: ParallelModel,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     sampler: TrainSampler,
@@ -285,8 +285,8 @@ def load_resume_state(
     directory = latest_resume_dir(run_dir)
     state = json.loads((directory / "state.json").read_text(encoding="utf-8"))
     _, tensors = read_apr(directory / "model.apr")
-    engine.load_full_state_dict(tensors)
-    load_optimizer_full_state(engine, optimizer, _optimizer_from_files(directory, state["optimizer"]))
+    model.load_full_state_dict(tensors)
+    load_optimizer_full_state(model, optimizer, _optimizer_from_files(directory, state["optimizer"]))
     scheduler.load_state_dict(state["scheduler"])
     sampler.load_state_dict(state["sampler"])
     rng_from_json(state["rng"][ctx.rank])

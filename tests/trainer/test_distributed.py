@@ -1,5 +1,5 @@
-"""Unit tests of trainer/distributed.py that need no second process (the 2-process runs are in
-falsifiers/test_distributed.py)."""
+"""Unit tests of trainer/distributed.py and trainer/parallel.py that need no second process (the 2-process
+runs are in falsifiers/test_distributed.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import torch.distributed as tdist
 
 from apr.cli import build_parser
 from trainer import distributed as D
+from trainer import parallel as P
 from trainer.apr_format import read_apr
 from trainer.checkpoint import save_model
 from trainer.config import PRESETS
-from trainer.dist import DistContext
 from trainer.model import CausalLM
 from trainer.run_config import RunConfig
 
@@ -50,7 +50,7 @@ def test_start_is_a_noop_for_one_process() -> None:
 def test_single_process_engine_is_the_model() -> None:
     torch.manual_seed(0)
     lm = CausalLM(PRESETS["test-tiny"])
-    eng = D.wrap(lm, DistContext(), "ddp", torch.device("cpu"))  # ddp requested, one process: no wrapper
+    eng = P.parallelize(lm, D.DistContext(), "ddp", torch.device("cpu"))  # ddp requested, one process: no wrapper
     assert eng.strategy == "none"
     x = torch.randint(0, 512, (2, 9))
     assert torch.equal(eng.loss(x[:, :-1], x[:, 1:]), lm.loss(x[:, :-1], x[:, 1:]))
@@ -66,12 +66,13 @@ def test_single_process_engine_is_the_model() -> None:
 def test_save_checkpoint_writes_what_save_model_writes(tmp_path: Path) -> None:
     torch.manual_seed(1)
     lm = CausalLM(PRESETS["test-tiny"])
-    eng = D.wrap(lm, DistContext(), "ddp", torch.device("cpu"))
-    a = D.save_checkpoint(eng, tmp_path / "a.apr", {"tool": "t"}, DistContext())
+    eng = P.parallelize(lm, D.DistContext(), "ddp", torch.device("cpu"))
+    a = eng.save_checkpoint(tmp_path / "a.apr", {"tool": "t"})
     b = save_model(lm, tmp_path / "b.apr", {"tool": "t"})
     assert a is not None and a.read_bytes() == b.read_bytes()
     # A non-main rank gathers (a no-op here) but never writes.
-    assert D.save_checkpoint(eng, tmp_path / "c.apr", {}, DistContext(rank=1, world_size=2)) is None
+    rank1 = P.parallelize(lm, D.DistContext(rank=1, world_size=2), "none", torch.device("cpu"))
+    assert rank1.save_checkpoint(tmp_path / "c.apr", {}) is None
     assert not (tmp_path / "c.apr").exists()
 
 
@@ -81,7 +82,7 @@ def test_load_full_state_dict_round_trips(tmp_path: Path) -> None:
     save_model(src, tmp_path / "m.apr", {})
     _, tensors = read_apr(tmp_path / "m.apr")
     torch.manual_seed(3)
-    dst = D.wrap(CausalLM(PRESETS["test-tiny"]), DistContext(), "none", torch.device("cpu"))
+    dst = P.parallelize(CausalLM(PRESETS["test-tiny"]), D.DistContext(), "none", torch.device("cpu"))
     dst.load_full_state_dict(tensors)
     for n, t in src.state_dict().items():
         assert torch.equal(t, dst.lm.state_dict()[n]), n
@@ -90,13 +91,13 @@ def test_load_full_state_dict_round_trips(tmp_path: Path) -> None:
 
 def test_rank_slice_is_disjoint_equal_and_collective_safe() -> None:
     items = list(range(10))
-    parts = [D.rank_slice(items, DistContext(rank=r, world_size=4)) for r in range(4)]
+    parts = [D.rank_slice(items, D.DistContext(rank=r, world_size=4)) for r in range(4)]
     assert [len(p) for p in parts] == [2, 2, 2, 2]  # 10 -> 8 usable: equal forward counts on every rank
     flat = [x for p in parts for x in p]
     assert len(flat) == len(set(flat)) == 8
-    assert D.rank_slice(items, DistContext()) == items
+    assert D.rank_slice(items, D.DistContext()) == items
     with pytest.raises(D.DistributedError, match="cannot be split"):
-        D.rank_slice([1, 2], DistContext(rank=0, world_size=3))
+        D.rank_slice([1, 2], D.DistContext(rank=0, world_size=3))
 
 
 def test_weighted_mean_and_byte_exchange_are_identity_for_one_process() -> None:
@@ -104,15 +105,15 @@ def test_weighted_mean_and_byte_exchange_are_identity_for_one_process() -> None:
     assert D.weighted_mean(ctx, 1.25, 8) == 1.25
     assert D.gather_bytes(ctx, b"abc") == [b"abc"]
     assert D.broadcast_bytes(ctx, b"xyz") == b"xyz"
-    with pytest.raises(D.DistributedError, match="TorchDistContext"):
-        D.weighted_mean(DistContext(rank=0, world_size=2), 1.0, 1)
+    with pytest.raises(D.DistributedError, match="call start"):  # a 2-rank context before the group exists
+        D.weighted_mean(D.DistContext(rank=0, world_size=2), 1.0, 1)
 
 
 def test_fsdp2_resolves_on_this_torch_and_its_absence_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert D.fully_shard_fn() is not None  # CI pins torch 2.13: FSDP2 is public there
-    monkeypatch.setattr(D, "fully_shard_fn", lambda: None)
+    assert P.fully_shard_fn() is not None  # CI pins torch 2.13: FSDP2 is public there
+    monkeypatch.setattr(P, "fully_shard_fn", lambda: None)
     with pytest.raises(D.DistributedError, match="FSDP2"):
-        D.wrap(CausalLM(PRESETS["test-tiny"]), DistContext(rank=0, world_size=2), "fsdp", torch.device("cpu"))
+        P.parallelize(CausalLM(PRESETS["test-tiny"]), D.DistContext(rank=0, world_size=2), "fsdp", torch.device("cpu"))
 
 
 def test_cli_flags_reach_the_run_config(tmp_path: Path) -> None:

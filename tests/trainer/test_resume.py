@@ -17,22 +17,23 @@ import torch
 from trainer import resume as R
 from trainer.config import PRESETS
 from trainer.data import TrainSampler
-from trainer.dist import DistContext
-from trainer.distributed import Engine, wrap
+from trainer.distributed import DistContext
 from trainer.model import CausalLM
+from trainer.parallel import ParallelModel, parallelize
 from trainer.run_config import RunConfig
 from trainer.state import make_optimizer
 
 
-def _setup(seed: int = 0) -> tuple[Engine, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, TrainSampler]:
+def _setup(seed: int = 0) -> tuple[ParallelModel, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler,
+                                  TrainSampler]:
     torch.manual_seed(seed)
-    eng = wrap(CausalLM(PRESETS["test-tiny"]), DistContext(), "ddp", torch.device("cpu"))
+    eng = parallelize(CausalLM(PRESETS["test-tiny"]), DistContext(), "ddp", torch.device("cpu"))
     opt = make_optimizer(eng.lm, 1e-3, 0.1, (0.9, 0.95))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 / (1 + s))
     return eng, opt, sched, TrainSampler(100, 4, seed=3)
 
 
-def _train(eng: Engine, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR, n: int) -> None:
+def _train(eng: ParallelModel, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR, n: int) -> None:
     g = torch.Generator().manual_seed(11)
     for _ in range(n):
         x = torch.randint(0, 512, (2, 9), generator=g)
@@ -74,7 +75,7 @@ def test_save_then_load_restores_every_piece_and_keeps_two_points(tmp_path: Path
     for step in (2, 4, 6):
         _train(eng, opt, sched, 2)
         sampler.next_batch()
-        R.save_resume_state(tmp_path, engine=eng, optimizer=opt, scheduler=sched, sampler=sampler, step=step,
+        R.save_resume_state(tmp_path, model=eng, optimizer=opt, scheduler=sched, sampler=sampler, step=step,
                             tokens_seen=step * 32, carry={"step_0_loss": 6.2}, cfg=cfg, ctx=DistContext(),
                             provenance={"tool": "test"})
     root = tmp_path / "resume"
@@ -82,7 +83,7 @@ def test_save_then_load_restores_every_piece_and_keeps_two_points(tmp_path: Path
     assert sorted(p.name for p in (root / "step-00000006").iterdir()) == [
         "model.apr", "optimizer.safetensors", "state.json"]
     eng2, opt2, sched2, sampler2 = _setup(seed=9)
-    info = R.load_resume_state(tmp_path, engine=eng2, optimizer=opt2, scheduler=sched2, sampler=sampler2, cfg=cfg,
+    info = R.load_resume_state(tmp_path, model=eng2, optimizer=opt2, scheduler=sched2, sampler=sampler2, cfg=cfg,
                                ctx=DistContext())
     assert (info.step, info.tokens_seen, info.carry) == (6, 192, {"step_0_loss": 6.2})
     assert all(torch.equal(a, b) for a, b in zip(eng.lm.state_dict().values(), eng2.lm.state_dict().values(),
@@ -93,17 +94,17 @@ def test_save_then_load_restores_every_piece_and_keeps_two_points(tmp_path: Path
 
 def test_resume_refuses_a_different_run_naming_the_field(tmp_path: Path) -> None:
     eng, opt, sched, sampler = _setup()
-    R.save_resume_state(tmp_path, engine=eng, optimizer=opt, scheduler=sched, sampler=sampler, step=1, tokens_seen=0,
+    R.save_resume_state(tmp_path, model=eng, optimizer=opt, scheduler=sched, sampler=sampler, step=1, tokens_seen=0,
                         carry={}, cfg=_cfg(tmp_path), ctx=DistContext(), provenance={})
     with pytest.raises(R.ResumeError, match=r"lr: saved 0.0003 != now 0.001"):
-        R.load_resume_state(tmp_path, engine=eng, optimizer=opt, scheduler=sched, sampler=sampler,
+        R.load_resume_state(tmp_path, model=eng, optimizer=opt, scheduler=sched, sampler=sampler,
                             cfg=_cfg(tmp_path, lr=1e-3), ctx=DistContext())
 
 
 def test_resume_without_state_is_a_clear_error(tmp_path: Path) -> None:
     eng, opt, sched, sampler = _setup()
     with pytest.raises(R.ResumeError, match="--save-every"):
-        R.load_resume_state(tmp_path, engine=eng, optimizer=opt, scheduler=sched, sampler=sampler,
+        R.load_resume_state(tmp_path, model=eng, optimizer=opt, scheduler=sched, sampler=sampler,
                             cfg=_cfg(tmp_path), ctx=DistContext())
 
 
