@@ -17,7 +17,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainer import init_load
+from trainer import apr_format, init_load
+from trainer.checkpoint import write_checkpoint
 from trainer.config import (
     ARCH_FIELDS,
     DEFAULT_PRESET,
@@ -25,8 +26,8 @@ from trainer.config import (
     ConfigError,
     EncoderArchitectureError,
     ModelConfig,
-    build_model_config,
     config_to_hf,
+    model_config_for,
 )
 from trainer.model import Attention, grouped_query_attention, rope_cos_sin
 from trainer.preflight import (
@@ -75,13 +76,24 @@ def _qwen_constant_mismatches(cfg: ModelConfig) -> list[str]:
     return [f"{k}={getattr(cfg, k)!r} != {v!r}" for k, v in expected.items() if getattr(cfg, k) != v]
 
 
+def _hf_init_builder(directory: Path) -> Callable[[Mapping[str, Any]], ModelConfig]:
+    """A HF config.json written to ``directory`` and read back the way ``--init`` reads it."""
+
+    def build(hf: Mapping[str, Any]) -> ModelConfig:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "config.json").write_text(json.dumps(dict(hf)))
+        return model_config_for(init=directory / "config.json")
+
+    return build
+
+
 @pytest.mark.falsifies("FALSIFY-ARCH-001")
-def test_qwen2_0_5b_config_constants() -> None:
+def test_qwen2_0_5b_config_constants(tmp_path: Path) -> None:
     preset = PRESETS["qwen2-0.5b"]
     assert _qwen_constant_mismatches(preset) == []
     assert preset.head_dim == 64
     # The preset equals what the published config.json maps to, through the same importer users run.
-    assert build_model_config(PUBLISHED_QWEN2_0_5B) == preset
+    assert _hf_init_builder(tmp_path)(PUBLISHED_QWEN2_0_5B) == preset
     # Published parameter count of Qwen2-0.5B: 494M with tied embeddings.
     assert 493_000_000 < preset.param_count() < 495_000_000
     # Falsification: each counter-example class is caught by the same check.
@@ -141,32 +153,34 @@ def _init_violations(builder: Callable[[Mapping[str, Any]], ModelConfig]) -> lis
 
 
 @pytest.mark.falsifies("FALSIFY-ARCH-002")
-def test_config_from_init_takes_every_field_from_init(tmp_path: Path) -> None:
+def test_config_from_init_takes_every_field_from_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     default = PRESETS[DEFAULT_PRESET]
     # The init differs from the default in every field, so a silent default cannot pass unnoticed.
     assert all(getattr(default, f) != _NON_DEFAULT_HF[_HF_KEY.get(f, f)] for f in ARCH_FIELDS)
-    assert _init_violations(lambda hf: build_model_config(dict(hf))) == []
+    from_config_json = _hf_init_builder(tmp_path / "hf")
+    assert _init_violations(from_config_json) == []
 
-    # The same through files: a HF directory, a bare config.json, and .apr metadata.
-    (tmp_path / "hf").mkdir()
-    (tmp_path / "hf" / "config.json").write_text(json.dumps(_NON_DEFAULT_HF))
-    from_dir = build_model_config(tmp_path / "hf")
-    assert from_dir == build_model_config(tmp_path / "hf" / "config.json") == build_model_config(dict(_NON_DEFAULT_HF))
+    # The same through the other init forms: a HF directory and an .apr checkpoint's metadata.
+    from_file = from_config_json(_NON_DEFAULT_HF)
+    from_dir = model_config_for(init=tmp_path / "hf")
+    assert from_dir == from_file
+    assert model_config_for(init=write_checkpoint(tmp_path / "full.apr", from_dir, {}, {})) == from_dir
     meta = from_dir.model_dump()
-    assert build_model_config(meta) == from_dir
+    monkeypatch.setattr(apr_format, "REQUIRED_METADATA", ())  # an .apr from a writer that omits fields
     for field in ARCH_FIELDS:
+        partial = apr_format.write_apr(tmp_path / f"no-{field}.apr", {}, {k: v for k, v in meta.items() if k != field})
         with pytest.raises(ConfigError, match=field):
-            build_model_config({k: v for k, v in meta.items() if k != field})
+            model_config_for(init=partial)
 
     # Falsification: a builder that fills missing fields from the preset (a silent default) and one
     # that overrides only some fields (partial override) are both caught.
     def silent_default(hf: Mapping[str, Any]) -> ModelConfig:
         full = {**config_to_hf(default), **hf}
         full.setdefault("attention_bias", True)
-        return build_model_config(full)
+        return from_config_json(full)
 
     def partial_override(hf: Mapping[str, Any]) -> ModelConfig:
-        cfg = build_model_config(dict(hf))
+        cfg = from_config_json(hf)
         return cfg.model_copy(update={"rope_theta": default.rope_theta})
 
     assert _init_violations(silent_default)
@@ -178,11 +192,11 @@ def test_config_without_init_is_from_scratch_default(tmp_path: Path, monkeypatch
     # A stray config.json in the working directory must not leak into a from-scratch config.
     (tmp_path / "config.json").write_text(json.dumps(_NON_DEFAULT_HF))
     monkeypatch.chdir(tmp_path)
-    cfg = build_model_config(init=None)
+    cfg = model_config_for(init=None)
     assert cfg == PRESETS[DEFAULT_PRESET] == PRESETS["qwen2-0.5b"]
-    assert build_model_config(None, preset="llama-370m") == PRESETS["llama-370m"]
+    assert model_config_for(preset="llama-370m") == PRESETS["llama-370m"]
     # Falsification: the init path does produce something else, so equality above is not vacuous.
-    assert build_model_config(dict(_NON_DEFAULT_HF)) != cfg
+    assert model_config_for(init=tmp_path / "config.json") != cfg
 
 
 def _reference_mha(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -268,7 +282,7 @@ def test_encoder_architecture_init_rejected(tmp_path: Path, monkeypatch: pytest.
     assert "FALSIFY-ARCH-007" in str(info.value)
     assert opened == []  # rejected before any weight was read
     with pytest.raises(EncoderArchitectureError):
-        build_model_config(bert)
+        model_config_for(init=bert)
 
     # Through the CLI: exit 2 (bad input) with the architecture named.
     from apr.cli import main

@@ -31,7 +31,7 @@ import torch
 
 from apr.cli import main as apr
 from trainer.apr_format import MAGIC, AprFile, AprFormatError
-from trainer.config import load_init_config
+from trainer.config import model_config_for
 from trainer.init_load import read_init_tensors
 from trainer.model import CausalLM
 
@@ -157,7 +157,7 @@ def test_init_weights_flow_step0_loss(pipeline: dict[str, Any]) -> None:
     shards = ShardSet(pipeline["corpus_b"], 64)
     ids = TrainSampler(shards.n_train, 8, 1).next_batch()  # the fine-tune's first batch (seed 1)
     batch = torch.from_numpy(shards.batch(ids))
-    cfg = load_init_config(pipeline["hf"])
+    cfg = model_config_for(init=pipeline["hf"])
     tensors = read_init_tensors(pipeline["hf"])
     full = CausalLM(cfg)
     full.load_state_dict({**tensors, "lm_head.weight": tensors["model.embed_tokens.weight"]})

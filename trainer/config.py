@@ -1,6 +1,6 @@
 """Typed model configs, presets, and the polymorphic config builder.
 
-``build_model_config`` is where the contract ``apr-pretrain-arch-polymorphic-v1`` lives: with an
+``model_config_for`` is where the contract ``apr-pretrain-arch-polymorphic-v1`` lives: with an
 init checkpoint every architecture field comes from the init and a missing field is an error (a
 silent default here is how a fine-tune ends up with the wrong rope theta or untied embeddings and
 nobody notices); without an init the from-scratch preset is returned unchanged.
@@ -11,12 +11,14 @@ Nothing in this module imports torch, so the CLI can build and print configs che
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from trainer.apr_format import read_apr_metadata
 from trainer.errors import TrainerInputError
 
 ARCH_CONTRACT = "apr-pretrain-arch-polymorphic-v1"
@@ -172,13 +174,6 @@ PRESETS: dict[str, ModelConfig] = {
 DEFAULT_PRESET = "qwen2-0.5b"
 
 
-def get_preset(name: str) -> ModelConfig:
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(PRESETS))}") from None
-
-
 def _require(source: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in source or source[key] is None:
         raise ConfigError(
@@ -188,7 +183,7 @@ def _require(source: Mapping[str, Any], key: str, where: str) -> Any:
     return source[key]
 
 
-def check_decoder_architecture(hf: Mapping[str, Any], where: str) -> str:
+def _check_decoder_architecture(hf: Mapping[str, Any], where: str) -> str:
     """Reject encoder / unsupported HF configs before any weight is touched; returns the model_type."""
     archs_given = hf.get("architectures") or []
     if not any(str(a).endswith(_ENCODER_ARCH_SUFFIXES) for a in archs_given):
@@ -213,9 +208,9 @@ def check_decoder_architecture(hf: Mapping[str, Any], where: str) -> str:
     return model_type
 
 
-def config_from_hf(hf: Mapping[str, Any], where: str = "config.json") -> ModelConfig:
+def _from_hf(hf: Mapping[str, Any], where: str) -> ModelConfig:
     """Map a HF ``config.json`` onto ModelConfig, strictly: every field must be stated."""
-    arch = check_decoder_architecture(hf, where)
+    arch = _check_decoder_architecture(hf, where)
     rope = hf.get("rope_parameters") or hf.get("rope_scaling")
     if "rope_theta" in hf and hf["rope_theta"] is not None:
         rope_theta = hf["rope_theta"]
@@ -276,10 +271,10 @@ def config_to_hf(cfg: ModelConfig) -> dict[str, Any]:
     return out
 
 
-def config_from_apr_metadata(meta: Mapping[str, Any], where: str = ".apr metadata") -> ModelConfig:
+def _from_apr_metadata(meta: Mapping[str, Any], where: str) -> ModelConfig:
     """Read the architecture fields of an .apr file's JSON metadata, strictly."""
     arch = str(_require(meta, "architecture", where)).lower()
-    check_decoder_architecture({"model_type": arch}, where)
+    _check_decoder_architecture({"model_type": arch}, where)
     fields = {name: _require(meta, name, where) for name in ARCH_FIELDS}
     try:
         return ModelConfig(**fields)
@@ -287,21 +282,42 @@ def config_from_apr_metadata(meta: Mapping[str, Any], where: str = ".apr metadat
         raise ConfigError(f"{where}: invalid architecture: {exc}") from exc
 
 
-def load_init_config(init: str | Path) -> ModelConfig:
-    """The config of an init: an .apr file, a HF directory, or a HF config.json file."""
-    path = Path(init)
+def model_config_for(init: str | os.PathLike[str] | None = None, preset: str | None = None) -> ModelConfig:
+    """The architecture of a run: the one way to obtain a ``ModelConfig``.
+
+    ``init`` (an ``.apr`` file, a HF directory, or a HF ``config.json``): every field comes from
+    the init and a missing one is an error. Otherwise ``preset`` (``--model-config``: a preset name
+    or a HF ``config.json`` path), unchanged; neither gives the default preset ``qwen2-0.5b``.
+    Both at once is an error: the architecture would be ambiguous.
+    """
+    if init is not None and preset is not None:
+        raise ConfigError(
+            "both an init and a model config were given; with --init the architecture comes from the "
+            "init checkpoint, so drop --model-config"
+        )
+    if init is not None:
+        return _from_init(Path(init))
+    if preset is None:
+        return PRESETS[DEFAULT_PRESET]
+    if preset in PRESETS:
+        return PRESETS[preset]
+    path = Path(preset)
+    if path.suffix == ".json" or path.is_file():
+        return _from_hf(_read_json(path), str(path))
+    raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(sorted(PRESETS))}")
+
+
+def _from_init(path: Path) -> ModelConfig:
     if path.is_dir():
         cfg_path = path / "config.json"
         if not cfg_path.is_file():
             raise ConfigError(f"{path}: init directory has no config.json")
-        return config_from_hf(_read_json(cfg_path), str(cfg_path))
+        return _from_hf(_read_json(cfg_path), str(cfg_path))
     if not path.is_file():
         raise ConfigError(f"{path}: init does not exist")
     if path.suffix == ".json":
-        return config_from_hf(_read_json(path), str(path))
-    from trainer.apr_format import read_apr_metadata
-
-    return config_from_apr_metadata(read_apr_metadata(path), str(path))
+        return _from_hf(_read_json(path), str(path))
+    return _from_apr_metadata(read_apr_metadata(path), str(path))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -312,40 +328,3 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object")
     return data
-
-
-def resolve_model_config_arg(value: str) -> ModelConfig:
-    """``--model-config``: a preset name or a path to a HF config.json."""
-    if value in PRESETS:
-        return PRESETS[value]
-    path = Path(value)
-    if path.suffix == ".json" or path.is_file():
-        return config_from_hf(_read_json(path), str(path))
-    return get_preset(value)
-
-
-def build_model_config(
-    init: str | Path | Mapping[str, Any] | None = None,
-    *,
-    preset: str | ModelConfig | None = None,
-) -> ModelConfig:
-    """From-scratch: the preset (default ``qwen2-0.5b``) unchanged. With init: the init's fields only.
-
-    A mapping init is read as a HF config.json when it has HF keys (``model_type``,
-    ``architectures`` or ``num_hidden_layers``), else as .apr metadata.
-    Passing both an init and a preset is an error: the architecture would be ambiguous.
-    """
-    if init is None:
-        if preset is None:
-            return PRESETS[DEFAULT_PRESET]
-        return preset if isinstance(preset, ModelConfig) else resolve_model_config_arg(preset)
-    if preset is not None:
-        raise ConfigError(
-            "both an init and a model config were given; with --init the architecture comes from the "
-            "init checkpoint, so drop --model-config"
-        )
-    if isinstance(init, Mapping):
-        if {"model_type", "architectures", "num_hidden_layers"} & set(init):
-            return config_from_hf(init, "init config")
-        return config_from_apr_metadata(init, "init metadata")
-    return load_init_config(init)

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 from safeio import sha256_file
-from trainer.apr_format import AprFile
+from trainer.apr_format import read_apr
 from trainer.checkpoint import save_model
-from trainer.config import ConfigError, config_from_apr_metadata, config_to_hf
+from trainer.config import ConfigError, config_to_hf, model_config_for
 from trainer.init_load import build_model_from_init
 
 
@@ -38,9 +38,8 @@ def hf_to_apr(hf_dir: str | Path, output: str | Path) -> Path:
 def apr_to_hf(apr_path: str | Path, out_dir: str | Path, *, pad_vocab_to: int | None = None) -> Path:
     from safetensors.torch import save_file
 
-    with AprFile(apr_path) as f:
-        cfg = config_from_apr_metadata(f.metadata, str(apr_path))
-        tensors = f.tensors()
+    _, tensors = read_apr(apr_path)
+    cfg = model_config_for(init=apr_path)
     if pad_vocab_to is not None:
         if pad_vocab_to < cfg.vocab_size:
             raise ConfigError(f"--pad-vocab-to {pad_vocab_to} is below the checkpoint's vocab_size {cfg.vocab_size}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from trainer.apr_format import AprFile
-from trainer.config import ModelConfig, load_init_config
+from trainer.config import ModelConfig, model_config_for
 from trainer.model import CausalLM
 from trainer.preflight import PreflightError, check_init_tensors
 
@@ -109,7 +109,7 @@ def load_init_into(
 
 
 def build_model_from_init(init: str | Path) -> tuple[ModelConfig, CausalLM, dict[str, object]]:
-    cfg = load_init_config(init)  # rejects encoders before any weight file is opened
+    cfg = model_config_for(init=init)  # rejects encoders before any weight file is opened
     tensors = read_checked_init_tensors(cfg, init)  # shapes match cfg before cfg sizes any allocation
     model = CausalLM(cfg)
     report = load_init_into(model, init, tensors=tensors)

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from trainer import distributed
-from trainer.config import ModelConfig, build_model_config
+from trainer.config import ModelConfig, model_config_for
 from trainer.data import (
     DataExhausted,
     ShardSet,
@@ -172,9 +172,7 @@ def _init_hashes(init: Path) -> dict[str, str]:
 def prepare(cfg: RunConfig) -> tuple[ModelConfig, int, ShardSet]:
     """All input gates, before any weight is read: config, tokenizer vocab, shard ids."""
     tok = read_tokenizer_vocab(cfg.tokenizer)
-    model_cfg = build_model_config(cfg.init, preset=None) if cfg.init else build_model_config(
-        None, preset=cfg.model_config_name
-    )
+    model_cfg = model_config_for(init=cfg.init, preset=cfg.model_config_name)
     preflight_tokenizer_vocab(tok.size, model_cfg.vocab_size, init_is_some=cfg.init is not None)
     shards = ShardSet(cfg.shards_dir, cfg.seq_len, val_fraction=cfg.val_fraction)
     mvocab = manifest_tokenizer_vocab(shards.manifest)
