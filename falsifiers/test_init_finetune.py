@@ -30,6 +30,7 @@ import pytest
 import torch
 
 from apr.cli import main as apr
+from tests.trainer.conftest import write_manifest
 from trainer.apr_format import MAGIC, AprFile, AprFormatError
 from trainer.config import model_config_for
 from trainer.init_load import read_init_tensors
@@ -74,9 +75,7 @@ def _encode_files(enc: Any, files: list[Path], eot: int, cap: int) -> np.ndarray
 def _write_shards(root: Path, tokens: np.ndarray, vocab: int) -> Path:
     root.mkdir(parents=True)
     tokens.tofile(root / "shard-00000.bin")
-    manifest = {"shards": [{"file": "shard-00000.bin", "tokens": len(tokens)}],
-                "effective_vocab_count": vocab, "max_token_id": int(tokens.max())}
-    (root / "manifest.json").write_text(json.dumps(manifest))
+    write_manifest(root, vocab=vocab)
     return root
 
 

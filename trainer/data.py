@@ -1,27 +1,28 @@
 """Memory-mapped token shards, a held-out validation range, and a deterministic training sampler.
 
 Shards are little-endian uint32 ``shard-*.bin`` files (the tokenizer's ``encode-corpus`` output),
-optionally described by a ``manifest.json``. The stream is cut into non-overlapping windows of
-``seq_len + 1`` tokens (inputs + shifted targets) that never cross a shard boundary. The *last*
-windows of the stream are the validation split; the training sampler draws only from window ids
-below that range, so a held-out token can never be trained on, however many epochs run. (The
-reference trainer's reader wrapped around into its held-out set after one pass.) When the
-training windows are used up the sampler raises ``DataExhausted`` instead of repeating batches
-or returning a constant loss.
+optionally described by a ``manifest.json``, read through the tokenizer's own manifest model
+(``tokenizer.manifest.Manifest``) so the two sides cannot disagree on a key. The stream is cut
+into non-overlapping windows of ``seq_len + 1`` tokens (inputs + shifted targets) that never
+cross a shard boundary. The *last* windows of the stream are the validation split; the training
+sampler draws only from window ids below that range, so a held-out token can never be trained on,
+however many epochs run. (The reference trainer's reader wrapped around into its held-out set
+after one pass.) When the training windows are used up the sampler raises ``DataExhausted`` (a
+``RunStopped``) instead of repeating batches or returning a constant loss.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from safeio import sha256_file
-from trainer.errors import TrainerInputError
+from tokenizer.errors import TokenizeError
+from tokenizer.manifest import MANIFEST_FILE, Manifest, read_manifest
+from trainer.errors import RunStopped, TrainerInputError
 
 TOKEN_DTYPE = np.dtype("<u4")
 
@@ -30,8 +31,11 @@ class DataError(TrainerInputError):
     """The shards are missing, inconsistent with their manifest, or unusable for this run."""
 
 
-class DataExhausted(RuntimeError):
-    """The training sampler has no unseen batch left within ``max_epochs``."""
+class DataExhausted(RunStopped):
+    """The training sampler has no unseen batch left within ``max_epochs``: the run stops (exit 4)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("data_exhausted", detail)
 
 
 @dataclass(frozen=True)
@@ -41,40 +45,16 @@ class Shard:
     n_tokens: int
 
 
-def _manifest_counts(manifest: dict[str, Any]) -> dict[str, int]:
-    """Per-shard token counts from a manifest, tolerating the key spellings encoders use."""
-    entries = manifest.get("shards") or []
-    out: dict[str, int] = {}
-    for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        name = entry.get("file") or entry.get("name") or entry.get("path")
-        count = entry.get("tokens", entry.get("n_tokens", entry.get("num_tokens", entry.get("token_count"))))
-        if name is not None and isinstance(count, int):
-            out[Path(str(name)).name] = count
-    return out
-
-
-def _find_int(manifest: dict[str, Any], keys: tuple[str, ...]) -> int | None:
-    for scope in (manifest, manifest.get("tokenizer")):
-        if isinstance(scope, dict):
-            for key in keys:
-                value = scope.get(key)
-                if isinstance(value, int) and not isinstance(value, bool):
-                    return value
-    return None
-
-
-def manifest_tokenizer_vocab(manifest: dict[str, Any]) -> int | None:
-    """Distinct tokenizer ids the shards were encoded with, if the manifest states it unambiguously.
-
-    A bare ``vocab_size`` is not used: encoders record the model's declared row count under it.
-    """
-    return _find_int(manifest, ("effective_vocab_count", "tokenizer_vocab_size", "tokenizer_vocab"))
-
-
-def manifest_max_token_id(manifest: dict[str, Any]) -> int | None:
-    return _find_int(manifest, ("max_token_id", "max_id"))
+def _read_manifest(directory: Path) -> Manifest | None:
+    """The shards' manifest as the tokenizer wrote it, or ``None`` when there is none."""
+    if not (directory / MANIFEST_FILE).is_file():
+        return None
+    try:
+        return read_manifest(directory)
+    except TokenizeError as exc:
+        raise DataError(str(exc)) from exc
+    except OSError as exc:
+        raise DataError(f"{directory / MANIFEST_FILE}: unreadable manifest: {exc}") from exc
 
 
 class ShardSet:
@@ -91,21 +71,13 @@ class ShardSet:
         paths = sorted(self.dir.glob("shard-*.bin"))
         if not paths:
             raise DataError(f"{self.dir}: no shard-*.bin files (run `apr tokenize encode-corpus` first)")
-        self.manifest: dict[str, Any] = {}
-        mpath = self.dir / "manifest.json"
-        if mpath.is_file():
-            try:
-                self.manifest = json.loads(mpath.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise DataError(f"{mpath}: unreadable manifest: {exc}") from exc
-            if not isinstance(self.manifest, dict):
-                raise DataError(f"{mpath}: manifest is not a JSON object")
-        if self.manifest.get("complete") is False:
+        self.manifest = _read_manifest(self.dir)
+        if self.manifest is not None and not self.manifest.complete:
             raise DataError(
-                f"{mpath}: the manifest marks these shards incomplete (an interrupted encode); "
+                f"{self.dir / MANIFEST_FILE}: the manifest marks these shards incomplete (an interrupted encode); "
                 "finish it with `apr tokenize encode-corpus --resume` first"
             )
-        counts = _manifest_counts(self.manifest)
+        counts = {e.name: e.tokens for e in self.manifest.shards} if self.manifest is not None else {}
         self.shards: list[Shard] = []
         for p in paths:
             size = p.stat().st_size
@@ -124,7 +96,7 @@ class ShardSet:
         n_val = max(min_val_windows, math.ceil(val_fraction * self.n_windows))
         if self.n_windows < n_val + 1:
             raise DataError(
-                f"{self.dir}: {sum(s.n_tokens for s in self.shards)} tokens give {self.n_windows} windows of "
+                f"{self.dir}: {self.n_tokens} tokens give {self.n_windows} windows of "
                 f"{self.window} tokens; need at least {n_val + 1} (validation + one training window)"
             )
         self.n_val = n_val
@@ -155,31 +127,17 @@ class ShardSet:
     def val_ids(self) -> range:
         return range(self.n_train, self.n_windows)
 
-    def max_token_id(self) -> int:
-        """Full scan (memory-mapped, chunked); used when no manifest states the id range."""
-        best = 0
-        for s in self.shards:
-            for start in range(0, s.n_tokens, 1 << 24):
-                chunk = s.tokens[start : start + (1 << 24)]
-                if len(chunk):
-                    best = max(best, int(chunk.max()))
-        return best
-
     def file_hashes(self) -> dict[str, str]:
         """sha256 of every shard (+ manifest); a shard whose manifest sha256 disagrees is an error."""
-        expected = {
-            Path(str(e.get("name") or e.get("file") or "")).name: e.get("sha256")
-            for e in self.manifest.get("shards") or []
-            if isinstance(e, dict)
-        }
+        expected = {e.name: e.sha256 for e in self.manifest.shards} if self.manifest is not None else {}
         out = {}
         for s in self.shards:
             digest = sha256_file(s.path)
             if expected.get(s.path.name) not in (None, digest):
                 raise DataError(f"{s.path}: sha256 {digest} differs from the manifest's {expected[s.path.name]}")
             out[s.path.name] = digest
-        if (self.dir / "manifest.json").is_file():
-            out["manifest.json"] = sha256_file(self.dir / "manifest.json")
+        if self.manifest is not None:
+            out[MANIFEST_FILE] = sha256_file(self.dir / MANIFEST_FILE)
         return out
 
 

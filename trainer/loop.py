@@ -38,8 +38,6 @@ from trainer.data import (
     DataExhausted,
     ShardSet,
     TrainSampler,
-    manifest_max_token_id,
-    manifest_tokenizer_vocab,
     sha256_file,
     sha256_path,
 )
@@ -175,14 +173,15 @@ def prepare(cfg: RunConfig) -> tuple[ModelConfig, int, ShardSet]:
     model_cfg = model_config_for(init=cfg.init, preset=cfg.model_config_name)
     preflight_tokenizer_vocab(tok.size, model_cfg.vocab_size, init_is_some=cfg.init is not None)
     shards = ShardSet(cfg.shards_dir, cfg.seq_len, val_fraction=cfg.val_fraction)
-    mvocab = manifest_tokenizer_vocab(shards.manifest)
+    encoded_with = shards.manifest.tokenizer if shards.manifest is not None else None
+    mvocab = encoded_with.effective_vocab_count if encoded_with is not None else None
     if mvocab is not None and mvocab != tok.size:
         raise PreflightError(
             "shards-tokenizer",
             f"{cfg.shards_dir}/manifest.json says the shards were encoded with vocab {mvocab:,} but --tokenizer "
             f"has {tok.size:,} ids; encode the shards with this tokenizer",
         )
-    max_id = manifest_max_token_id(shards.manifest)
+    max_id = encoded_with.max_token_id if encoded_with is not None else None
     if max_id is not None:
         assert_ids_below_vocab(max_id, model_cfg.vocab_size, f"{cfg.shards_dir}/manifest.json max_token_id")
     if cfg.seq_len > model_cfg.max_position_embeddings:

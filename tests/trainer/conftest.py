@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tokenizer import manifest as tokenizer_manifest
+from tokenizer.manifest import Counters, Manifest, ShardEntry, TokenizerInfo
 
 TOY_VOCAB = 512  # the test-tiny preset's vocab
 
@@ -21,15 +25,32 @@ def toy_tokens(n: int, seed: int = 0, vocab: int = TOY_VOCAB) -> np.ndarray:
     return out.astype("<u4")
 
 
+def write_manifest(root: Path, *, vocab: int = TOY_VOCAB, max_token_id: int | None = None) -> Path:
+    """The manifest ``apr tokenize encode-corpus`` writes, for the shard-*.bin files in ``root``.
+
+    Built with the tokenizer's own model and writer, so a test cannot pass on a spelling the
+    tokenizer never produces. ``max_token_id`` is the tokenizer's (default ``vocab - 1``).
+    """
+    shards = []
+    for path in sorted(root.glob("shard-*.bin")):
+        size = path.stat().st_size
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        shards.append(ShardEntry(name=path.name, tokens=size // 4, bytes=size, sha256=digest))
+    top = vocab - 1 if max_token_id is None else max_token_id
+    tokenizer = TokenizerInfo(sha256="0" * 64, bpe_vocab_count=vocab, merges_count=0, added_tokens_count=0,
+                              effective_vocab_count=vocab, max_token_id=top)
+    manifest = Manifest(producer="tests.trainer.conftest", complete=True, tokenizer=tokenizer, shards=shards,
+                        totals=Counters(tokens=sum(s.tokens for s in shards)))
+    tokenizer_manifest.write_manifest(root, manifest, durable=False)
+    return root / tokenizer_manifest.MANIFEST_FILE
+
+
 def write_shards(root: Path, sizes: list[int], *, seed: int = 0, manifest: bool = True) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    entries = []
     for i, n in enumerate(sizes):
-        name = f"shard-{i:05d}.bin"
-        toy_tokens(n, seed + i).tofile(root / name)
-        entries.append({"file": name, "tokens": n})
+        toy_tokens(n, seed + i).tofile(root / f"shard-{i:05d}.bin")
     if manifest:
-        (root / "manifest.json").write_text(json.dumps({"shards": entries, "effective_vocab_count": TOY_VOCAB}))
+        write_manifest(root)
     return root
 
 

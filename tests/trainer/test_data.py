@@ -141,9 +141,24 @@ def test_manifest_or_tokenizer_json_of_the_wrong_shape_is_a_clear_error(tmp_path
 
     root = write_shards(tmp_path / "s", [1000])
     (root / "manifest.json").write_text("[1, 2]")
-    with pytest.raises(DataError, match="not a JSON object"):
+    with pytest.raises(DataError, match="invalid manifest: Input should be an object"):
         ShardSet(root, 15)
     tok = tmp_path / "tok.json"
     tok.write_text("[1]")
     with pytest.raises(TokenizerInfoError, match="cannot read tokenizer"):
         read_tokenizer_vocab(tok)
+
+
+def test_manifest_is_read_through_the_tokenizers_schema(tmp_path: Path) -> None:
+    """The trainer accepts what the tokenizer writes and nothing it would not: no guessed key spellings."""
+    root = write_shards(tmp_path / "s", [1000, 800])
+    shards = ShardSet(root, 15)
+    assert shards.manifest is not None and [e.name for e in shards.manifest.shards] == [
+        "shard-00000.bin", "shard-00001.bin"]
+    assert shards.manifest.tokenizer is not None and shards.manifest.tokenizer.effective_vocab_count == 512
+    # A hand-written spelling the tokenizer never produces ("file" for "name") is refused, with the key named.
+    m = json.loads((root / "manifest.json").read_text())
+    m["shards"][0]["file"] = m["shards"][0].pop("name")
+    (root / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DataError, match=r"invalid manifest.*shards\.0"):
+        ShardSet(root, 15)

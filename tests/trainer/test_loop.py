@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.trainer.conftest import write_shards
+from tests.trainer.conftest import write_manifest, write_shards
 from trainer.apr_format import AprFile
 from trainer.config import PRESETS
 from trainer.data import ShardSet, TrainSampler
@@ -155,6 +155,6 @@ def test_token_ids_outside_the_table_are_an_error(tmp_path: Path, tokenizer_file
     ids.tofile(root / "shard-00000.bin")
     with pytest.raises(PreflightError, match=r"validation batch.*token id 600"):
         run_pretrain(_cfg(tmp_path, root, tokenizer_file, steps=10, batch_size=8), stream=io.StringIO())
-    (root / "manifest.json").write_text(json.dumps({"max_token_id": 600}))
+    write_manifest(root, max_token_id=600)  # the manifest states it: refused before any batch is read
     with pytest.raises(PreflightError, match="max_token_id"):
         run_pretrain(_cfg(tmp_path, root, tokenizer_file), stream=io.StringIO())
