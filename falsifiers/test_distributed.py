@@ -367,8 +367,8 @@ def _run_in_process(env: dict[str, Path], out: Path, *, kill_at: int | None = No
     cfg = RunConfig(mode="from-scratch", model_config_name="test-tiny", tokenizer=env["tok"], shards_dir=env["shards"],
                     out=out, device="cpu", progress="off", **opts)
 
-    def on_step(state: Any) -> None:
-        if kill_at is not None and state.step == kill_at:
+    def on_step(run: Any) -> None:
+        if kill_at is not None and run.step == kill_at:
             raise _Preempted
 
     return run_pretrain(cfg, stream=io.StringIO(), on_step=on_step)

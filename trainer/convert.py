@@ -14,11 +14,10 @@ from pathlib import Path
 
 import torch
 
-from safeio import sha256_file
 from trainer.apr_format import read_apr
 from trainer.checkpoint import save_model
 from trainer.config import ConfigError, config_to_hf, model_config_for
-from trainer.init_load import build_model_from_init
+from trainer.init_load import build_model_from_init, init_file_hashes
 
 
 def hf_to_apr(hf_dir: str | Path, output: str | Path) -> Path:
@@ -27,9 +26,7 @@ def hf_to_apr(hf_dir: str | Path, output: str | Path) -> Path:
     provenance = {
         "tool": "apr convert",
         "source": str(hf_dir),
-        "source_sha256": {
-            p.name: sha256_file(p) for p in sorted(hf_dir.iterdir()) if p.suffix in (".json", ".safetensors")
-        },
+        "source_sha256": init_file_hashes(hf_dir),
         "tensors_loaded": report["tensors_loaded"],
     }
     return save_model(model, output, provenance)

@@ -202,10 +202,3 @@ class TrainSampler:
             raise DataError("sampler state is from a different seed or dataset; cannot resume")
         self.epoch, self.cursor, self._perm = int(state["epoch"]), int(state["cursor"]), None
 
-
-def sha256_path(path: str | Path) -> dict[str, str]:
-    """Hash a file, or each regular file of a directory (non-recursive), by name."""
-    p = Path(path)
-    if p.is_dir():
-        return {c.name: sha256_file(c) for c in sorted(p.iterdir()) if c.is_file()}
-    return {p.name: sha256_file(p)}

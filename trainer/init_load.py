@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from safeio import sha256_file
 from trainer.apr_format import AprFile
 from trainer.config import ModelConfig, model_config_for
 from trainer.model import CausalLM
@@ -108,9 +109,28 @@ def load_init_into(
     return {"tensors_loaded": len(own), "ignored": sorted(ignorable)}
 
 
-def build_model_from_init(init: str | Path) -> tuple[ModelConfig, CausalLM, dict[str, object]]:
-    cfg = model_config_for(init=init)  # rejects encoders before any weight file is opened
+def build_model(cfg: ModelConfig, init: str | Path | None) -> tuple[CausalLM, dict[str, object] | None]:
+    """A model of architecture ``cfg``: random (seeded by the caller) or every tensor of ``init``, checked.
+
+    Returns the model (on CPU) and the init's load report (``None`` without an init).
+    """
+    if init is None:
+        return CausalLM(cfg), None
     tensors = read_checked_init_tensors(cfg, init)  # shapes match cfg before cfg sizes any allocation
     model = CausalLM(cfg)
-    report = load_init_into(model, init, tensors=tensors)
+    return model, load_init_into(model, init, tensors=tensors)
+
+
+def build_model_from_init(init: str | Path) -> tuple[ModelConfig, CausalLM, dict[str, object]]:
+    cfg = model_config_for(init=init)  # rejects encoders before any weight file is opened
+    model, report = build_model(cfg, init)
+    assert report is not None
     return cfg, model, report
+
+
+def init_file_hashes(init: str | Path) -> dict[str, str]:
+    """sha256 of an init's files by name: the ``.apr`` itself, or a HF directory's ``*.json`` and ``*.safetensors``."""
+    path = Path(init)
+    if path.is_dir():
+        return {p.name: sha256_file(p) for p in sorted(path.iterdir()) if p.suffix in (".json", ".safetensors")}
+    return {path.name: sha256_file(path)}

@@ -8,8 +8,6 @@ returns hidden states; the loss (``trainer.loss``) applies the LM head in chunks
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -175,7 +173,3 @@ class CausalLM(nn.Module):
     def param_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-
-def uniform_loss(vocab_size: int) -> float:
-    """The cross-entropy of a uniform prediction, ln(V): what a random init scores."""
-    return math.log(vocab_size)

@@ -36,7 +36,7 @@ class RunConfig(BaseModel):
     target_val_loss: float | None = None
     ce_chunk_tokens: int | None = Field(default=None, gt=0)
     progress: Literal["auto", "on", "off"] = "auto"
-    # Distributed / resume (trainer/distributed.py, trainer/resume.py); inert in a single process.
+    # Distributed / resume (trainer/distributed.py, trainer/parallel.py, trainer/resume.py); inert in one process.
     fsdp: bool = Field(default=False, description="FSDP2 fully_shard instead of DDP under torchrun")
     dist_timeout_s: float = Field(default=600.0, gt=0, description="timeout of every collective, seconds")
     save_every: int | None = Field(default=None, gt=0, description="write resume state every K steps")

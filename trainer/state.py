@@ -1,14 +1,15 @@
-"""Everything a training run is, at a step boundary, in one object.
+"""Everything a training run is, in one object: ``Run``, and ``StepMetrics``, what one step measured.
 
-``TrainState`` holds the model, optimizer, LR scheduler, data position and RNG state. The loop
-mutates it one step at a time; ``snapshot()`` returns the pieces a resume needs (tensors and
-JSON-able state), so the resume follow-up can persist it without re-deriving anything.
+``setup`` builds a ``Run``; ``train_step`` and ``evaluate`` advance it; ``finish`` reads it into
+the summary. The counters and the loss trajectory live here (not in locals of a loop) so a resume
+can carry them over and the summary can report them.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,47 +17,13 @@ import numpy as np
 import torch
 
 from trainer.data import TrainSampler
-from trainer.model import CausalLM
-
-
-def warmup_cosine(step: int, *, warmup: int, total: int, min_ratio: float) -> float:
-    """LR multiplier for the update after ``step`` completed updates: linear warmup, cosine decay."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    span = max(1, total - warmup)
-    progress = min(1.0, (step - warmup) / span)
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def make_optimizer(
-    model: torch.nn.Module, lr: float, weight_decay: float, betas: tuple[float, float]
-) -> torch.optim.AdamW:
-    """AdamW; matrices decay, norms and biases do not (decaying a gain toward 0 fights the norm)."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=1e-8)
-
-
-def capture_rng() -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+from trainer.distributed import DistContext
+from trainer.errors import RunStopped
+from trainer.inputs import Inputs
+from trainer.parallel import ParallelModel
+from trainer.reporter import Reporter
+from trainer.resume import ResumeInfo
+from trainer.run_config import RunConfig
 
 
 def seed_everything(seed: int) -> None:
@@ -65,34 +32,84 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@dataclass(frozen=True)
+class StepMetrics:
+    """One optimizer update, measured: the global-batch loss, the pre-clip grad norm, wall time."""
+
+    step: int
+    loss: float
+    lr: float
+    grad_norm: float
+    tokens: int
+    step_s: float
+
+
 @dataclass
-class TrainState:
-    model: CausalLM
+class Run:
+    """The model, optimizer, data position and reporter of one run, and what it has measured so far."""
+
+    cfg: RunConfig
+    ctx: DistContext
+    device: torch.device
+    inputs: Inputs
+    model: ParallelModel
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     sampler: TrainSampler
-    step: int = 0
+    reporter: Reporter
+    val_ids: list[int]  # this rank's evaluation windows
+    eval_windows: int  # all ranks' together
+    init_report: dict[str, Any] | None = None
+    started: float = field(default_factory=time.perf_counter)
+    step: int = 0  # completed optimizer updates
     tokens_seen: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    train_wall_s: float = 0.0
+    step0_loss: float | None = None
+    val_loss_step0: float | None = None
+    val_loss: float = math.nan
+    last_train_loss: float = math.nan
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stopped: RunStopped | None = None
 
-    def snapshot(self) -> dict[str, Any]:
-        """Model/optimizer tensors plus the data position and RNG: what an exact resume needs."""
-        return {
-            "step": self.step,
-            "tokens_seen": self.tokens_seen,
-            "model": self.model.checkpoint_tensors(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "sampler": self.sampler.state_dict(),
-            "rng": capture_rng(),
-        }
+    @property
+    def autocast(self) -> bool:
+        """bf16 autocast on CUDA; fp32 on CPU."""
+        return self.device.type == "cuda"
 
-    def restore(self, snap: dict[str, Any]) -> None:
-        with torch.no_grad():
-            for name, t in self.model.checkpoint_tensors().items():
-                t.copy_(snap["model"][name])
-        self.optimizer.load_state_dict(snap["optimizer"])
-        self.scheduler.load_state_dict(snap["scheduler"])
-        self.sampler.load_state_dict(snap["sampler"])
-        restore_rng(snap["rng"])
-        self.step, self.tokens_seen = int(snap["step"]), int(snap["tokens_seen"])
+    def record_train(self, m: StepMetrics) -> None:
+        """Count a completed update and report it (line, metrics.jsonl, history)."""
+        self.tokens_seen += m.tokens
+        self.train_wall_s += m.step_s
+        if self.step0_loss is None:
+            self.step0_loss = m.loss
+        self.last_train_loss = m.loss
+        tok_s = m.tokens / m.step_s
+        rec = {"kind": "train", "step": m.step, "loss": m.loss, "lr": m.lr, "grad_norm": m.grad_norm,
+               "tokens_per_s": tok_s, "tokens_seen": self.tokens_seen, "step_s": m.step_s}
+        self.reporter.line(
+            f"step={m.step} loss={m.loss:.4f} lr={m.lr:.3e} grad_norm={m.grad_norm:.4f} tok/s={tok_s:,.0f}"
+        )
+        self.reporter.metric(rec)
+        self.history.append(rec)
+        self.step += 1
+        self.reporter.advance()
+
+    def record_eval(self, val_loss: float) -> None:
+        self.val_loss = val_loss
+        if self.val_loss_step0 is None:
+            self.val_loss_step0 = val_loss
+        rec = {"kind": "eval", "step": self.step, "val_loss": val_loss}
+        self.reporter.line(f"eval step={self.step} val_loss={val_loss:.4f}")
+        self.reporter.metric(rec)
+        self.history.append(rec)
+
+    def carry(self) -> dict[str, Any]:
+        """What a resumed run continues from besides tensors and positions (see ``resume_from``)."""
+        return {"step_0_loss": self.step0_loss, "val_loss_step_0": self.val_loss_step0,
+                "train_wall_s": self.train_wall_s}
+
+    def resume_from(self, info: ResumeInfo) -> None:
+        self.step, self.tokens_seen = info.step, info.tokens_seen
+        self.step0_loss = info.carry.get("step_0_loss")
+        self.val_loss_step0 = info.carry.get("val_loss_step_0")
+        self.train_wall_s = float(info.carry.get("train_wall_s") or 0.0)

@@ -56,10 +56,10 @@ class Observer:
 
 
 def _fault(kind: str | None, fault_rank: str, fault_step: int, rank: int):
-    def on_step(state: Any) -> None:
-        if kind is None or state.step != fault_step or fault_rank not in ("all", str(rank)):
+    def on_step(run: Any) -> None:
+        if kind is None or run.step != fault_step or fault_rank not in ("all", str(rank)):
             return
-        sys.stderr.write(f"dist_driver: injecting fault {kind!r} on rank {rank} after step {state.step}\n")
+        sys.stderr.write(f"dist_driver: injecting fault {kind!r} on rank {rank} after step {run.step}\n")
         sys.stderr.flush()
         if kind == "exit":
             os._exit(17)  # a crash: no cleanup, no collective goodbye

@@ -78,10 +78,10 @@ def test_grad_norm_is_the_measured_pre_clip_norm(tmp_path: Path, shards_dir: Pat
 
 
 def test_nan_stops_with_exit_3_and_no_checkpoint(tmp_path: Path, shards_dir: Path, tokenizer_file: Path) -> None:
-    def poison(state) -> None:
-        if state.step == 2:
+    def poison(run) -> None:
+        if run.step == 2:
             with torch.no_grad():
-                state.model.model.norm.weight.fill_(float("nan"))
+                run.model.lm.model.norm.weight.fill_(float("nan"))
 
     res = run_pretrain(_cfg(tmp_path, shards_dir, tokenizer_file), stream=io.StringIO(), on_step=poison)
     assert (res.status, res.exit_code) == ("non_finite", 3)

@@ -19,9 +19,9 @@ from trainer.config import PRESETS
 from trainer.data import TrainSampler
 from trainer.distributed import DistContext
 from trainer.model import CausalLM
+from trainer.optim import make_optimizer
 from trainer.parallel import ParallelModel, parallelize
 from trainer.run_config import RunConfig
-from trainer.state import make_optimizer
 
 
 def _setup(seed: int = 0) -> tuple[ParallelModel, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler,
