@@ -1,6 +1,6 @@
 """``apr pretrain``, ``apr inspect`` and ``apr convert``: thin argparse over the trainer API.
 
-Heavy imports (torch) happen inside the handlers so ``apr --help`` stays instant. Exit codes:
+Heavy imports (torch, and rich for tables) happen inside the handlers so ``apr --help`` stays instant. Exit codes:
 0 ok, 1 target val_loss not reached, 2 bad input (preflight/config/format/data), 3 NaN/Inf,
 4 training data exhausted, 5 a distributed collective failed (a rank died or stalled past --dist-timeout).
 """
@@ -12,8 +12,12 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from trainer.apr_format import AprFormatError, describe
 from trainer.config import PRESETS
 from trainer.errors import TrainerInputError
+from trainer.run_config import RunConfig
 
 EXIT_BAD_INPUT = 2
 
@@ -99,11 +103,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from trainer import distributed
+    from trainer import distributed  # torch: imported only when a run starts
     from trainer.loop import run_pretrain
-    from trainer.run_config import RunConfig
 
     fields = {k: v for k, v in vars(args).items() if k in RunConfig.model_fields and v is not None}
     try:
@@ -137,8 +138,6 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from trainer.apr_format import AprFormatError, describe
-
     try:
         info = describe(args.path)
     except AprFormatError as exc:
