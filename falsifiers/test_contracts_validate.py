@@ -7,6 +7,7 @@ falsifier cannot pass vacuously.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -46,7 +47,11 @@ def test_lint_turns_red_when_the_contract_is_broken(repo_copy: Path) -> None:
     assert _failed_gates(repo_copy) == {}
     path = repo_copy / "contracts" / ARCH
     text = path.read_text()
-    path.write_text(text.replace("  version: 1.3.0\n", "  version: 1.4.0\n", 1))
+    version = re.search(r"^  version: (\S+)$", text, re.M)
+    assert version is not None
+    bumped = text.replace(f"  version: {version[1]}\n", "  version: 99.0.0\n", 1)  # no changelog entry for it
+    assert bumped != text
+    path.write_text(bumped)
     assert set(_failed_gates(repo_copy)) == {"changelog"}
     path.write_text(text.replace("::test_gqa_7_to_1_matches_repeated_kv_mha", "::test_gqa_matches_mha_renamed"))
     failed = _failed_gates(repo_copy)
