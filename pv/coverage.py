@@ -13,10 +13,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pv.assessment import assess
 from pv.binding import BindingKind
 from pv.ledger import Ledger, RepoState, atomic_write_text
 from pv.loader import LoadedContract
-from pv.promotion import assess
 from pv.testscan import TestIndex
 
 

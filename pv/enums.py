@@ -10,7 +10,7 @@ from enum import Enum, StrEnum
 
 
 class Status(StrEnum):
-    """Lifecycle of a contract, in promotion order (see ``pv.promotion`` for the rules)."""
+    """Lifecycle of a contract, in promotion order (see ``pv.requirements`` for the rules)."""
 
     DRAFT = "DRAFT"
     PROPOSED = "PROPOSED"

@@ -12,14 +12,14 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pv.assessment import assess
 from pv.diagnostics import Severity, display_path
 from pv.enums import Status
 from pv.ledger import Ledger, LedgerError, ledger_path, read_ledger, repo_state
 from pv.lint import lint
 from pv.loader import load_contract
-from pv.promotion import assess, ledger_requirements
+from pv.requirements import ledger_requirements, static_requirements
 from pv.semver import bump_minor
-from pv.status_rules import static_requirements
 from pv.testscan import scan_tests
 from pv.yaml_edit import EditError, edit_yaml_text, promotion_mutation, write_text_atomic
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from pv.context import contract_files, expand_paths, find_root
-from pv.report import FORMATS
+from pv.render import FORMATS
 
 
 class UsageError(Exception):

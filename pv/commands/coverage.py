@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from pv.commands.common import UsageError, add_contract_paths, add_format, add_ledger, add_root, resolve_root
-from pv.report.text import console, table
+from pv.render.text import console, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,8 +9,8 @@ from rich.markup import escape
 from pv.commands.common import add_contract_paths, add_format, add_root, contract_paths, resolve_root
 from pv.gates import GATES
 from pv.lint import lint
-from pv.report.machine import render_github, render_json, render_sarif
-from pv.report.text import console, print_diagnostics, table
+from pv.render.machine import render_github, render_json, render_sarif
+from pv.render.text import console, print_diagnostics, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,8 +11,8 @@ from rich.markup import escape
 
 from pv.commands.common import UsageError, add_format, add_ledger, add_root, resolve_root
 from pv.enums import Status
-from pv.report.text import console
-from pv.status_rules import STATUS_RULES
+from pv.render.text import console
+from pv.requirements import STATUS_RULES
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -16,7 +16,7 @@ from pv.commands.common import (
     contract_paths,
     resolve_root,
 )
-from pv.report.text import console, print_diagnostics, table
+from pv.render.text import console, print_diagnostics, table
 
 SHOWN_NEEDS = 4
 
@@ -37,10 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pv.assessment import assess
     from pv.context import load_all
     from pv.ledger import LedgerError, ledger_path, read_ledger, repo_state
-    from pv.promotion import assess, ledger_requirements, next_status
-    from pv.status_rules import static_requirements
+    from pv.requirements import ledger_requirements, next_status, static_requirements
     from pv.testscan import scan_tests
 
     root = resolve_root(args)

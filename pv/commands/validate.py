@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pv.commands.common import add_format, add_root, contract_paths, resolve_root
 from pv.context import load_all
-from pv.report.machine import render_github, render_json, render_sarif
-from pv.report.text import console, print_diagnostics
+from pv.render.machine import render_github, render_json, render_sarif
+from pv.render.text import console, print_diagnostics
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -14,7 +14,7 @@ from pv.commands.common import (
     contract_paths,
     resolve_root,
 )
-from pv.report.text import console, print_diagnostics
+from pv.render.text import console, print_diagnostics
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pv.report import verdicts as render
+    from pv.render import verdicts as render
     from pv.verify import VerifyError, verify
 
     root = resolve_root(args)

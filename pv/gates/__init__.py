@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pv.context import LintContext
 from pv.diagnostics import Diagnostic
 from pv.gates import (
+    bindings,
     changelog,
     dependencies,
     falsifier_ids,
@@ -21,7 +22,6 @@ from pv.gates import (
     schema,
     status,
     summary,
-    test_binding,
 )
 
 
@@ -39,7 +39,7 @@ GATES: list[Gate] = [
     Gate("obligations", "proof obligations apply to existing equations", obligations.check),
     Gate("dependencies", "depends_on resolves, no cycles", dependencies.check),
     Gate("status", "status consistent with bindings and evidence", status.check),
-    Gate("test-binding", "falsifiers bound to existing tests", test_binding.check),
+    Gate("test-binding", "falsifiers bound to existing tests", bindings.check),
     Gate("orphans", "no test claims an undeclared falsifier", orphans.check),
     Gate("references", "referenced repo files exist", references.check),
     Gate("summary", "verification_summary counts are true", summary.check),

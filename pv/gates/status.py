@@ -1,4 +1,4 @@
-"""Gate 6: a contract's claimed status is backed by what the repo shows (rules: pv.status_rules).
+"""Gate 6: a contract's claimed status is backed by what the repo shows (rules: pv.requirements).
 
 Static requirements (bindings, evidence folders) are errors. When a verdict ledger exists
 (``pv verify`` wrote one), a claimed status that the ledger does not support (failing, skipped,
@@ -8,11 +8,11 @@ static check that never runs tests, but it tells you the claim has outrun the ev
 
 from __future__ import annotations
 
+from pv.assessment import assess
 from pv.context import LintContext
 from pv.diagnostics import Diagnostic, Severity
 from pv.ledger import LedgerError, RepoState, ledger_path, read_ledger, repo_state
-from pv.promotion import assess, ledger_requirements
-from pv.status_rules import static_requirements
+from pv.requirements import ledger_requirements, static_requirements
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:

@@ -13,7 +13,7 @@ from pv.enums import Status
 from pv.ledger import Ledger, LedgerEntry, Outcome, sha256_file, utc_now, write_ledger
 from pv.loader import load_contract
 from pv.promote import promote
-from pv.status_rules import STATUS_RULES
+from pv.requirements import STATUS_RULES
 from tests.pv.conftest import Repo
 
 CONTRACT = """\

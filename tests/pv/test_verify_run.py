@@ -13,7 +13,7 @@ from junitparser import Error, Failure, JUnitXml, Skipped
 
 from pv.cli import main
 from pv.ledger import Outcome, read_ledger, sha256_file
-from pv.report import verdicts as render
+from pv.render import verdicts as render
 from pv.verify import VerifyReport, verify
 from tests.pv.conftest import Repo, falsifier, valid_contract
 
@@ -145,7 +145,7 @@ def test_sarif_output_validates_against_the_official_schema(ran) -> None:
 
 def test_lint_and_validate_sarif_also_validate(repo: Repo) -> None:
     from pv.lint import lint
-    from pv.report.machine import render_sarif
+    from pv.render.machine import render_sarif
 
     repo.contract(valid_contract("bad-v1", falsifiers=[falsifier("FALSIFY-BAD-001", "nope_missing")]))
     report = lint(sorted((repo.root / "contracts").glob("*.yaml")), repo.root, strict_test_binding=True)

@@ -19,8 +19,8 @@ from rich.markup import escape
 from pv import __version__
 from pv.diagnostics import Diagnostic, Severity, display_path
 from pv.ledger import Outcome, brief
-from pv.report.machine import SARIF_SCHEMA, render_github
-from pv.report.text import table
+from pv.render.machine import SARIF_SCHEMA, render_github
+from pv.render.text import table
 from pv.verify import ContractVerdicts, Verdict, VerifyReport
 
 STYLE = {
