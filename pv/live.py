@@ -24,7 +24,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pv.evidence import (
     EvidenceRecord,
@@ -37,17 +37,13 @@ from pv.evidence import (
 )
 from pv.expr import EvalError, parse
 from pv.ledger import LedgerEntry, Outcome, RepoState, sha256_file, utc_now
-
-if TYPE_CHECKING:
-    from pv.verify import Planned
+from pv.plan import Planned, make_entry, rel_path
 
 OUTPUT_TAIL = 4000
 
 
 def run_live(planned: list[Planned], root: Path, state: RepoState, *, timeout_s: float | None = None,
              ) -> Iterator[tuple[Planned, LedgerEntry, str]]:
-    from pv.verify import make_entry, rel_path
-
     by_contract: dict[str, list[Planned]] = {}
     for p in planned:
         by_contract.setdefault(p.contract.id, []).append(p)
@@ -68,7 +64,7 @@ def run_live(planned: list[Planned], root: Path, state: RepoState, *, timeout_s:
         rel_folder = rel_path(folder, root)
         for p, run in results:
             entry = make_entry(p, root, state, Outcome(run.outcome), run.reason, run.wall_s,
-                           source="pv verify --live", evidence=rel_folder)
+                               source="pv verify --live", evidence=rel_folder)
             yield p, entry, _tail(folder / (run.stderr or ""), folder / (run.stdout or ""))
 
 

@@ -21,45 +21,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pv.binding import Binding, BindingKind, Resolution, parse_binding, resolve
-from pv.context import contract_files, load_all
+from pv.binding import BindingKind
+from pv.context import contract_files, find_root, load_all
 from pv.diagnostics import Diagnostic
-from pv.ledger import (
-    LedgerEntry,
-    Outcome,
-    RepoState,
-    ledger_path,
-    repo_state,
-    sha256_file,
-    update_ledger,
-    utc_now,
-)
+from pv.ledger import LedgerEntry, Outcome, ledger_path, repo_state, update_ledger
+from pv.live import run_live
 from pv.loader import LoadedContract
-from pv.models import FalsificationTest
+from pv.plan import Planned, make_entry, plan
 from pv.pytest_results import CollectedResults, TestRecord, base_node_id
-from pv.testscan import TestIndex, scan_tests
-from pv.yaml_nodes import locate
-
-
-@dataclass(frozen=True)
-class Planned:
-    """One declared falsifier, with its binding resolved statically."""
-
-    contract: LoadedContract
-    position: int
-    falsifier: FalsificationTest
-    binding: Binding
-    resolution: Resolution
-
-    @property
-    def node_id(self) -> str | None:
-        return self.resolution.target.node_id if self.resolution.target else None
-
-    @property
-    def line(self) -> int | None:
-        key = ["falsification_tests", self.position, "test" if self.falsifier.test is not None else "id"]
-        found = locate(self.contract.node, key) if self.contract.node is not None else None
-        return found[0] if found else None
+from pv.testscan import scan_tests
 
 
 @dataclass
@@ -104,17 +74,6 @@ class VerifyReport:
 
 class VerifyError(Exception):
     """A selection or environment problem that stops verify before anything runs."""
-
-
-def plan(loaded: list[LoadedContract], index: TestIndex) -> list[Planned]:
-    out = []
-    for lc in loaded:
-        if lc.contract is None:
-            continue
-        for i, ft in enumerate(lc.contract.falsification_tests):
-            binding = parse_binding(ft.test)
-            out.append(Planned(lc, i, ft, binding, resolve(binding, index)))
-    return out
 
 
 def select(planned: list[Planned], patterns: list[str]) -> list[Planned]:
@@ -165,8 +124,6 @@ def verify(paths: list[Path], root: Path, *, patterns: list[str] | None = None, 
             outcome, reason, duration = outcome_for(p.node_id or "", results, report.pytest_exit)
             verdicts[id(p)] = Verdict(make_entry(p, root, state, outcome, reason, duration), p)
     if live_runs:
-        from pv.live import run_live
-
         for p, entry, output in run_live(live_runs, root, state, timeout_s=timeout_s):
             verdicts[id(p)] = Verdict(entry, p, output)
 
@@ -182,27 +139,6 @@ def verify(paths: list[Path], root: Path, *, patterns: list[str] | None = None, 
         update_ledger(report.ledger_file, [v.entry for v in report.verdicts])
     report.duration_s = round(time.perf_counter() - start, 3)
     return report
-
-
-def make_entry(p: Planned, root: Path, state: RepoState, outcome: Outcome, reason: str | None = None,
-           duration: float = 0.0, *, source: str = "pv verify", evidence: str | None = None) -> LedgerEntry:
-    target = p.resolution.target
-    return LedgerEntry(
-        falsifier_id=p.falsifier.id, contract_id=p.contract.id, outcome=outcome, reason=reason,
-        ship_blocking=p.falsifier.ship_blocking, binding=p.falsifier.test, node_id=p.node_id,
-        duration_s=round(duration, 6), commit=state.commit, worktree=state.worktree,
-        contract_file=rel_path(p.contract.path, root), contract_sha256=sha256_file(p.contract.path),
-        test_file=target.file if target else None,
-        test_sha256=sha256_file(root / target.file) if target else None,
-        evidence=evidence, recorded_at=utc_now(), source=source,
-    )
-
-
-def rel_path(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def run_pytest(root: Path, planned: list[Planned], *, timeout_s: float | None = None,
@@ -265,8 +201,6 @@ def _case_reason(bad: list[TestRecord], records: list[TestRecord]) -> str:
 
 def record_pytest_results(rootpath: Path, results: CollectedResults, ledger_file: str | None) -> str:
     """``pytest --pv-ledger``: record every contract falsifier whose bound test ran in this session."""
-    from pv.context import find_root
-
     root = find_root(rootpath)
     rebased = CollectedResults(
         tests={_rebase(k, rootpath, root): TestRecord(_rebase(k, rootpath, root), v.outcome, v.reason, v.duration_s)
