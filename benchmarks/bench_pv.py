@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from pv.context import load_all
 from pv.lint import lint
+from pv.workspace import Workspace
 
 FALSIFIERS_PER_CONTRACT = 36
 
@@ -96,10 +96,10 @@ def main() -> None:
                 yaml.load(p.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
 
         def validate() -> None:
-            assert all(lc.ok for lc in load_all(paths, root))
+            assert all(lc.ok for lc in Workspace(root).load(paths))
 
         def run_lint() -> None:
-            report = lint(paths, root, strict_test_binding=True)
+            report = lint(Workspace(root), paths, strict_test_binding=True)
             assert report.passed, report.diagnostics[:3]
 
         ref = best_of(bare, args.repeats)

@@ -13,15 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from pv.context import contract_files
 from pv.lint import lint
+from pv.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = "apr-pretrain-arch-polymorphic-v1.yaml"
 
 
 def _failed_gates(root: Path) -> dict[str, list[str]]:
-    report = lint(contract_files(root), root, strict_test_binding=True)
+    ws = Workspace(root)
+    report = lint(ws, ws.contract_files, strict_test_binding=True)
     return {r.name: [d.one_line() for d in r.diagnostics] for r in report.results if not r.passed}
 
 
@@ -37,7 +38,7 @@ def repo_copy(tmp_path: Path) -> Path:
 
 @pytest.mark.falsifies("FALSIFY-ARCH-008")
 def test_shipped_contracts_validate_and_lint() -> None:
-    files = contract_files(ROOT)
+    files = Workspace(ROOT).contract_files
     assert any(f.name == ARCH for f in files)
     assert _failed_gates(ROOT) == {}
 

@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from pv.context import contract_files
 from pv.diagnostics import Severity
 from pv.lint import lint
+from pv.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "apr-tokenize-encode-corpus-v1.yaml"
 
 
 def contract_errors(root: Path) -> list[str]:
-    report = lint(contract_files(root), root, strict_test_binding=True)
+    ws = Workspace(root)
+    report = lint(ws, ws.contract_files, strict_test_binding=True)
     return [d.one_line() for r in report.results for d in r.diagnostics
             if d.severity is Severity.ERROR and d.file.endswith(NAME)]
 

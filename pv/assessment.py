@@ -9,12 +9,12 @@ Skipped is not passed. ``pv.requirements`` turns an assessment into what a statu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pv.binding import BindingKind, parse_binding, resolve
-from pv.ledger import Ledger, LedgerEntry, Outcome, RepoState, brief, repo_state, sha256_file, staleness
+from pv.fileio import sha256_file
+from pv.ledger import Ledger, LedgerEntry, Outcome, brief, staleness
 from pv.models import Contract, FalsificationTest
-from pv.testscan import TestIndex
+from pv.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,8 @@ class Assessment:
         return counts
 
 
-def assess(contract: Contract, root: Path, ledger: Ledger | None, index: TestIndex,
-           state: RepoState | None = None) -> Assessment:
-    state = state if state is not None else repo_state(root)
+def assess(contract: Contract, ws: Workspace, ledger: Ledger | None) -> Assessment:
+    """Each falsifier of ``contract`` against ``ledger`` (read by the caller: it decides what unreadable means)."""
     entries = ledger.entries if ledger else {}
     out = Assessment(contract)
     for ft in contract.falsification_tests:
@@ -74,11 +73,11 @@ def assess(contract: Contract, root: Path, ledger: Ledger | None, index: TestInd
             entry = None  # the same id recorded for another contract: not ours to trust
         unresolved = stale = None
         if binding.kind in (BindingKind.NODE_ID, BindingKind.NAME, BindingKind.INVALID):
-            res = resolve(binding, index)
+            res = resolve(binding, ws.test_index)
             if res.target is None:
                 unresolved = res.problem or "unresolved"
             elif entry is not None:
-                stale = staleness(entry, state, current_test_sha=sha256_file(root / res.target.file),
+                stale = staleness(entry, ws.repo_state, current_test_sha=sha256_file(ws.root / res.target.file),
                                   current_node_id=res.target.node_id)
         elif binding.kind is BindingKind.LIVE and entry is not None and entry.binding != ft.test:
             stale = "the LIVE command changed since it was recorded"

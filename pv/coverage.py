@@ -15,9 +15,10 @@ from pathlib import Path
 
 from pv.assessment import assess
 from pv.binding import BindingKind
-from pv.ledger import Ledger, RepoState, atomic_write_text
+from pv.fileio import atomic_write_text
+from pv.ledger import Ledger
 from pv.loader import LoadedContract
-from pv.testscan import TestIndex
+from pv.workspace import Workspace
 
 
 @dataclass
@@ -58,15 +59,14 @@ class CoverageReport:
         return not self.problems
 
 
-def measure(loaded: list[LoadedContract], root: Path, ledger: Ledger | None, index: TestIndex,
-            state: RepoState) -> CoverageReport:
+def measure(ws: Workspace, loaded: list[LoadedContract], ledger: Ledger | None) -> CoverageReport:
     report = CoverageReport()
     for lc in loaded:
         if lc.contract is None:
             report.invalid_files.append(lc.display)
             continue
         counts = Counts()
-        for s in assess(lc.contract, root, ledger, index, state).supports:
+        for s in assess(lc.contract, ws, ledger).supports:
             counts.declared += 1
             resolved_test = s.kind in (BindingKind.NODE_ID, BindingKind.NAME) and s.unresolved is None
             if resolved_test or s.kind is BindingKind.LIVE:

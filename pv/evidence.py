@@ -21,9 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pv.ledger import atomic_write_text, sha256_file
-
-EVIDENCE_DIR = "evidence"
+from pv.fileio import atomic_write_text, sha256_file
 
 
 class UnsafePath(ValueError):
@@ -76,9 +74,9 @@ class EvidenceRecord(BaseModel):
     runs: list[FalsifierRun] = Field(default_factory=list)
 
 
-def new_run_folder(root: Path, contract_id: str, when: dt.datetime) -> Path:
-    """A fresh ``evidence/<contract-id>/<UTC timestamp>/`` (suffixed when two runs share a second)."""
-    base = root / EVIDENCE_DIR / contract_id
+def new_run_folder(evidence_dir: Path, contract_id: str, when: dt.datetime) -> Path:
+    """A fresh ``<evidence_dir>/<contract-id>/<UTC timestamp>/`` (suffixed when two runs share a second)."""
+    base = evidence_dir / contract_id
     stamp = when.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     folder, n = base / stamp, 1
     while folder.exists():

@@ -12,14 +12,13 @@ concurrent run leaves either the old ledger or the new one, never half of each.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
-import subprocess
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pv.fileio import atomic_write_text
+from pv.gitstate import RepoState
 
 LEDGER_PATH = Path(".pv") / "ledger.json"
 LEDGER_VERSION = 1
@@ -116,19 +115,6 @@ def write_ledger(path: Path, ledger: Ledger) -> None:
     atomic_write_text(path, ledger.model_dump_json(indent=2) + "\n")
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def update_ledger(path: Path, entries: list[LedgerEntry]) -> Ledger:
     """Merge ``entries`` into the ledger at ``path`` (an unreadable old ledger is replaced)."""
     try:
@@ -138,44 +124,6 @@ def update_ledger(path: Path, entries: list[LedgerEntry]) -> Ledger:
     ledger = old.merged(entries)
     write_ledger(path, ledger)
     return ledger
-
-
-def sha256_file(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-class RepoState(BaseModel):
-    """Which code a verdict is about: the commit plus a digest of uncommitted tracked changes."""
-
-    model_config = ConfigDict(frozen=True)
-
-    commit: str | None = None
-    worktree: str | None = None
-
-
-def repo_state(root: Path) -> RepoState:
-    """The git commit and worktree digest of ``root``; both None outside git or without git."""
-    root = root.resolve()
-    commit = _git(root, "rev-parse", "HEAD")
-    if commit is None:
-        return RepoState()
-    diff = _git(root, "diff", "HEAD", "--binary", "--", ".", ":(exclude).pv", raw=True)
-    worktree = "clean" if not diff else hashlib.sha256(diff.encode("utf-8", "surrogateescape")).hexdigest()
-    return RepoState(commit=commit.strip(), worktree=worktree)
-
-
-def _git(root: Path, *args: str, raw: bool = False) -> str | None:
-    try:
-        proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30,
-                              errors="surrogateescape", check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0:
-        return None
-    return proc.stdout if raw else proc.stdout.strip() or None
 
 
 def staleness(entry: LedgerEntry, state: RepoState, *, current_test_sha: str | None,

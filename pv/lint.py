@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pv.context import LintContext, load_all
 from pv.diagnostics import Diagnostic, Severity
 from pv.gates import GATES
+from pv.lint_context import LintContext
+from pv.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class LintReport:
         return [d for r in self.results for d in r.diagnostics]
 
 
-def lint(paths: list[Path], root: Path, *, strict_test_binding: bool = False) -> LintReport:
-    ctx = LintContext(root=root, loaded=load_all(paths, root), strict_test_binding=strict_test_binding)
+def lint(ws: Workspace, paths: list[Path], *, strict_test_binding: bool = False) -> LintReport:
+    ctx = LintContext(ws, ws.load(paths), strict_test_binding)
     results = [GateResult(g.name, g.title, g.check(ctx)) for g in GATES]
     return LintReport(files=len(paths), results=results)

@@ -36,21 +36,24 @@ from pv.evidence import (
     write_record,
 )
 from pv.expr import EvalError, parse
-from pv.ledger import LedgerEntry, Outcome, RepoState, sha256_file, utc_now
+from pv.fileio import sha256_file
+from pv.ledger import LedgerEntry, Outcome, utc_now
 from pv.plan import Planned, make_entry, rel_path
+from pv.workspace import Workspace
 
 OUTPUT_TAIL = 4000
 
 
-def run_live(planned: list[Planned], root: Path, state: RepoState, *, timeout_s: float | None = None,
+def run_live(planned: list[Planned], ws: Workspace, *, timeout_s: float | None = None,
              ) -> Iterator[tuple[Planned, LedgerEntry, str]]:
+    root, state = ws.root, ws.repo_state
     by_contract: dict[str, list[Planned]] = {}
     for p in planned:
         by_contract.setdefault(p.contract.id, []).append(p)
     env_info = environment()
     for contract_id, items in by_contract.items():
         started = utc_now()
-        folder = new_run_folder(root, contract_id, started)
+        folder = new_run_folder(ws.evidence_dir, contract_id, started)
         lc = items[0].contract
         record = EvidenceRecord(contract_id=contract_id, contract_file=rel_path(lc.path, root),
                                 contract_sha256=sha256_file(lc.path), commit=state.commit, worktree=state.worktree,

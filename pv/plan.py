@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pv.binding import Binding, Resolution, parse_binding, resolve
-from pv.ledger import LedgerEntry, Outcome, RepoState, sha256_file, utc_now
+from pv.fileio import sha256_file
+from pv.gitstate import RepoState
+from pv.ledger import LedgerEntry, Outcome, utc_now
 from pv.loader import LoadedContract
 from pv.models import FalsificationTest
 from pv.testscan import TestIndex

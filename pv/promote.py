@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pv.assessment import assess
-from pv.diagnostics import Severity, display_path
+from pv.diagnostics import Severity
 from pv.enums import Status
-from pv.ledger import Ledger, LedgerError, ledger_path, read_ledger, repo_state
+from pv.fileio import atomic_write_text
+from pv.ledger import Ledger, LedgerError
 from pv.lint import lint
 from pv.loader import load_contract
 from pv.requirements import ledger_requirements, static_requirements
 from pv.semver import bump_minor
-from pv.testscan import scan_tests
-from pv.yaml_edit import EditError, edit_yaml_text, promotion_mutation, write_text_atomic
+from pv.workspace import Workspace
+from pv.yaml_edit import EditError, edit_yaml_text, promotion_mutation
 
 
 @dataclass
@@ -40,10 +41,11 @@ class PromotionResult:
         return not self.missing
 
 
-def promote(path: Path, target: Status, root: Path, *, ledger_file: Path | None = None,
-            date: dt.date | None = None, dry_run: bool = False) -> PromotionResult:
-    shown = display_path(path, root)
-    lc = load_contract(path, shown)
+def promote(ws: Workspace, path: Path, target: Status, *, date: dt.date | None = None,
+            dry_run: bool = False) -> PromotionResult:
+    """Move the contract at ``path`` to ``target`` when the rules hold, reading verdicts from ``ws.ledger``."""
+    shown = ws.display(path)
+    (lc,) = ws.load([path])
     result = PromotionResult(shown, lc.contract.metadata.status if lc.contract else None, target)
     if lc.contract is None:
         result.missing = [f"the contract does not validate: {d.one_line()}" for d in lc.diagnostics]
@@ -51,7 +53,7 @@ def promote(path: Path, target: Status, root: Path, *, ledger_file: Path | None 
     contract, current = lc.contract, lc.contract.metadata.status
     date = date or dt.date.today()
     try:
-        ledger = read_ledger(ledger_path(root, ledger_file))
+        ledger = ws.ledger
     except LedgerError as exc:
         result.missing.append(str(exc))
         ledger = None
@@ -61,18 +63,16 @@ def promote(path: Path, target: Status, root: Path, *, ledger_file: Path | None 
         return result
     raising = target is not Status.DEPRECATED and target.rank > current.rank
     if raising:
-        report = lint([path], root, strict_test_binding=True)
+        report = lint(ws, [path], strict_test_binding=True)
         for r in report.results:
             if r.name == "status":
                 continue  # gate 6 judges the *current* claim, which this promotion replaces
             result.missing += [f"pv lint gate {r.name}: {d.one_line()}" for d in r.diagnostics
                                if d.severity is Severity.ERROR]
-        result.missing += static_requirements(contract, target, root)
+        result.missing += static_requirements(contract, target, ws)
         if ledger is None and not any("ledger" in m for m in result.missing):
-            result.missing.append(f"no ledger at {display_path(ledger_path(root, ledger_file), root)} "
-                                  "(run `pv verify` first)")
-        assessment = assess(contract, root, ledger, scan_tests(root), repo_state(root))
-        result.missing += ledger_requirements(assessment, target, root)
+            result.missing.append(f"no ledger at {ws.display(ws.ledger_file)} (run `pv verify` first)")
+        result.missing += ledger_requirements(assess(contract, ws, ledger), target, ws)
     log = contract.metadata.changelog
     if log and date < log[-1].date:
         result.missing.append(f"date {date} is before the newest changelog entry ({log[-1].date}); pass --date")
@@ -80,7 +80,7 @@ def promote(path: Path, target: Status, root: Path, *, ledger_file: Path | None 
         return result
 
     result.version = bump_minor(contract.metadata.version)
-    result.change = _change_text(current, target, ledger, ledger_file, root, contract.metadata.id, raising)
+    result.change = _change_text(current, target, ledger, ws.display(ws.ledger_file), contract.metadata.id, raising)
     text = path.read_text(encoding="utf-8")
     try:
         new_text = edit_yaml_text(text, promotion_mutation(target.value, result.version, date, result.change))
@@ -94,20 +94,19 @@ def promote(path: Path, target: Status, root: Path, *, ledger_file: Path | None 
         result.missing.append(f"the edited contract would not validate: {check}")
         return result
     if not dry_run:
-        write_text_atomic(path, new_text)
+        atomic_write_text(path, new_text)
         result.written = True
     return result
 
 
-def _change_text(current: Status, target: Status, ledger: Ledger | None, ledger_file: Path | None, root: Path,
-                 contract_id: str, raising: bool) -> str:
+def _change_text(current: Status, target: Status, ledger: Ledger | None, where: str, contract_id: str,
+                 raising: bool) -> str:
     head = f"Status {current.value} -> {target.value} (pv promote)"
     if not raising:
         return head + "; lowering a claim needs no evidence."
     entries = [e for e in (ledger.entries.values() if ledger else []) if e.contract_id == contract_id]
     passed = [e for e in entries if e.outcome.value == "pass"]
     commits = sorted({e.commit[:10] for e in passed if e.commit})
-    where = display_path(ledger_path(root, ledger_file), root)
     text = f"{head}: {len(passed)}/{len(entries)} falsifier verdicts pass in {where}"
     text += f" at commit {', '.join(commits)}" if commits else " (not a git checkout)"
     newest = max((e.recorded_at for e in passed), default=None)

@@ -12,15 +12,13 @@ honest.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pv.assessment import Assessment, assess
+from pv.assessment import Assessment
 from pv.binding import BindingKind, parse_binding
 from pv.enums import Status
 from pv.evidence import evidence_problems
-from pv.ledger import Ledger, Outcome, RepoState
+from pv.ledger import Outcome
 from pv.models import Contract
-from pv.testscan import TestIndex
+from pv.workspace import Workspace
 
 STATUS_RULES: dict[Status, str] = {
     Status.DRAFT: "Schema-valid. Falsifiers may be unbound.",
@@ -34,7 +32,7 @@ STATUS_RULES: dict[Status, str] = {
 }
 
 
-def static_requirements(contract: Contract, status: Status, root: Path) -> list[str]:
+def static_requirements(contract: Contract, status: Status, ws: Workspace) -> list[str]:
     """Missing static requirements for ``contract`` to hold ``status`` (empty when satisfied)."""
     if status is Status.DEPRECATED:
         return []
@@ -49,13 +47,13 @@ def static_requirements(contract: Contract, status: Status, root: Path) -> list[
         if unbound:
             missing.append(f"unbound falsifiers: {', '.join(unbound)}")
     if status is Status.ACTIVE_RUNTIME:
-        evidence = root / "evidence" / contract.metadata.id
+        evidence = ws.evidence_dir / contract.metadata.id
         if not evidence.is_dir() or not any(p.is_dir() for p in evidence.iterdir()):
-            missing.append(f"no evidence recorded under evidence/{contract.metadata.id}/")
+            missing.append(f"no evidence recorded under {ws.settings.evidence_dir}/{contract.metadata.id}/")
     return missing
 
 
-def ledger_requirements(assessment: Assessment, status: Status, root: Path) -> list[str]:
+def ledger_requirements(assessment: Assessment, status: Status, ws: Workspace) -> list[str]:
     """What the ledger and evidence still lack for ``status`` (empty when they support it)."""
     if status is Status.DEPRECATED or status.rank < Status.PARTIAL_ALGORITHM_LEVEL.rank:
         return []
@@ -77,18 +75,16 @@ def ledger_requirements(assessment: Assessment, status: Status, root: Path) -> l
                 missing.append(s.why_not().replace("(run `pv verify`)", "") + live_hint)
                 continue
             ft = s.falsifier
-            for problem in evidence_problems(root, s.entry.evidence if s.entry else None, ft.id,
+            for problem in evidence_problems(ws.root, s.entry.evidence if s.entry else None, ft.id,
                                              parse_binding(ft.test).command, ft.check, ft.artifacts,
                                              ft.loss_floor):
                 missing.append(f"{ft.id}: {problem}")
     return missing
 
 
-def requirements(contract: Contract, status: Status, root: Path, ledger: Ledger | None, index: TestIndex,
-                 state: RepoState | None = None) -> list[str]:
-    """Everything still missing for ``contract`` to hold ``status``: static rules, then the ledger's."""
-    static = static_requirements(contract, status, root)
-    return static + ledger_requirements(assess(contract, root, ledger, index, state), status, root)
+def requirements(assessment: Assessment, status: Status, ws: Workspace) -> list[str]:
+    """Everything still missing for the assessed contract to hold ``status``: static rules, then the ledger's."""
+    return static_requirements(assessment.contract, status, ws) + ledger_requirements(assessment, status, ws)
 
 
 def next_status(current: Status) -> Status | None:

@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pv.binding import BindingKind
-from pv.context import contract_files, find_root, load_all
 from pv.diagnostics import Diagnostic
-from pv.ledger import LedgerEntry, Outcome, ledger_path, repo_state, update_ledger
+from pv.ledger import LedgerEntry, Outcome, update_ledger
 from pv.live import run_live
 from pv.loader import LoadedContract
 from pv.plan import Planned, make_entry, plan
 from pv.pytest_results import CollectedResults, TestRecord, base_node_id
-from pv.testscan import scan_tests
+from pv.workspace import Workspace, find_root
 
 
 @dataclass
@@ -89,13 +88,14 @@ def select(planned: list[Planned], patterns: list[str]) -> list[Planned]:
     return chosen
 
 
-def verify(paths: list[Path], root: Path, *, patterns: list[str] | None = None, live: bool = False,
-           ledger_file: Path | None = None, write: bool = True, timeout_s: float | None = None) -> VerifyReport:
+def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = None, live: bool = False,
+           write: bool = True, timeout_s: float | None = None) -> VerifyReport:
+    """Run the falsifiers of the contracts at ``paths``; with ``write``, merge the verdicts into ``ws.ledger_file``."""
     start = time.perf_counter()
-    loaded = load_all(paths, root)
+    loaded = ws.load(paths)
     diagnostics = [d for lc in loaded for d in lc.diagnostics]
-    planned = select(plan(loaded, scan_tests(root)), patterns or [])
-    state = repo_state(root)
+    planned = select(plan(loaded, ws.test_index), patterns or [])
+    root, state = ws.root, ws.repo_state
 
     verdicts: dict[int, Verdict] = {}
     to_run: list[Planned] = []
@@ -124,7 +124,7 @@ def verify(paths: list[Path], root: Path, *, patterns: list[str] | None = None, 
             outcome, reason, duration = outcome_for(p.node_id or "", results, report.pytest_exit)
             verdicts[id(p)] = Verdict(make_entry(p, root, state, outcome, reason, duration), p)
     if live_runs:
-        for p, entry, output in run_live(live_runs, root, state, timeout_s=timeout_s):
+        for p, entry, output in run_live(live_runs, ws, timeout_s=timeout_s):
             verdicts[id(p)] = Verdict(entry, p, output)
 
     by_contract: dict[str, ContractVerdicts] = {}
@@ -135,7 +135,7 @@ def verify(paths: list[Path], root: Path, *, patterns: list[str] | None = None, 
         by_contract[p.contract.display].verdicts.append(verdicts[id(p)])
     report.contracts = [c for c in by_contract.values() if c.verdicts or not patterns]
     if write and planned:
-        report.ledger_file = ledger_path(root, ledger_file)
+        report.ledger_file = ws.ledger_file
         update_ledger(report.ledger_file, [v.entry for v in report.verdicts])
     report.duration_s = round(time.perf_counter() - start, 3)
     return report
@@ -201,22 +201,22 @@ def _case_reason(bad: list[TestRecord], records: list[TestRecord]) -> str:
 
 def record_pytest_results(rootpath: Path, results: CollectedResults, ledger_file: str | None) -> str:
     """``pytest --pv-ledger``: record every contract falsifier whose bound test ran in this session."""
-    root = find_root(rootpath)
+    ws = Workspace(find_root(rootpath), ledger_file=Path(ledger_file) if ledger_file else None)
+    root = ws.root
     rebased = CollectedResults(
         tests={_rebase(k, rootpath, root): TestRecord(_rebase(k, rootpath, root), v.outcome, v.reason, v.duration_s)
                for k, v in results.tests.items()},
         collect_errors={_rebase(k, rootpath, root): v for k, v in results.collect_errors.items()},
         exit_status=results.exit_status,
     )
-    planned = plan(load_all(contract_files(root), root), scan_tests(root))
+    planned = plan(ws.contracts, ws.test_index)
     ran = {base_node_id(n) for n in rebased.tests}
-    state = repo_state(root)
     entries = []
     for p in planned:
         if p.node_id and p.node_id in ran:
             outcome, reason, duration = outcome_for(p.node_id, rebased, rebased.exit_status)
-            entries.append(make_entry(p, root, state, outcome, reason, duration, source="pytest --pv-ledger"))
-    target = ledger_path(root, Path(ledger_file) if ledger_file else None)
+            entries.append(make_entry(p, root, ws.repo_state, outcome, reason, duration, source="pytest --pv-ledger"))
+    target = ws.ledger_file
     if not entries:
         return f"no contract-bound test ran; {target} left unchanged"
     update_ledger(target, entries)

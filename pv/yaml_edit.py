@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -99,8 +98,3 @@ def _is_block(value: object) -> bool:
 def _fresh(date: dt.date) -> dt.date:
     return dt.date(date.year, date.month, date.day)
 
-
-def write_text_atomic(path: Path, text: str) -> None:
-    from pv.ledger import atomic_write_text
-
-    atomic_write_text(path, text)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pv.context import contract_files, expand_paths, find_root
 from pv.render import FORMATS
+from pv.workspace import Workspace, expand_paths, find_root
 
 
 class UsageError(Exception):
@@ -37,23 +37,25 @@ def add_root(parser: argparse.ArgumentParser) -> None:
                         help="repository root (default: nearest ancestor with contracts/ or pyproject.toml)")
 
 
-def resolve_root(args: argparse.Namespace) -> Path:
-    if args.root is not None:
-        if not args.root.is_dir():
-            raise UsageError(f"--root {args.root} is not a directory")
-        return args.root.resolve()
-    return find_root()
+def workspace(args: argparse.Namespace) -> Workspace:
+    """The repository a command works on: --root (or the nearest one above the cwd), and --ledger if given."""
+    if args.root is None:
+        root = find_root()
+    elif not args.root.is_dir():
+        raise UsageError(f"--root {args.root} is not a directory")
+    else:
+        root = args.root.resolve()
+    return Workspace(root, ledger_file=getattr(args, "ledger", None))
 
 
-def contract_paths(raw: list[Path], root: Path, *, default_all: bool) -> list[Path]:
+def contract_paths(raw: list[Path], ws: Workspace, *, default_all: bool) -> list[Path]:
     """Expand PATHS (files or folders); no PATHS means every contract in the repo when allowed."""
     if not raw:
         if not default_all:
             raise UsageError("give at least one contract file or folder")
-        paths = contract_files(root)
-        if not paths:
-            raise UsageError(f"no contracts found in {root / 'contracts'}")
-        return paths
+        if not ws.contract_files:
+            raise UsageError(f"no contracts match {', '.join(ws.settings.contracts)} under {ws.root}")
+        return ws.contract_files
     missing = [str(p) for p in raw if not p.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")

@@ -8,8 +8,11 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from pv.commands.common import UsageError, add_contract_paths, add_format, add_ledger, add_root, resolve_root
+from pv.commands.common import UsageError, add_contract_paths, add_format, add_ledger, add_root, workspace
+from pv.coverage import gate, measure, ratchet
+from pv.ledger import LedgerError
 from pv.render.text import console, table
+from pv.workspace import expand_paths
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="minimum bound coverage in percent (bound / declared)")
     parser.add_argument("--min-passing", type=_pct, default=None, metavar="PCT",
                         help="minimum passing coverage in percent (fresh passes / bound)")
-    parser.add_argument("--floor", type=int, default=1, metavar="N",
+    parser.add_argument("--floor", type=int, default=None, metavar="N",
                         help="vacuity guard: fail when fewer than N falsifiers are declared or bound (default 1)")
     parser.add_argument("--ratchet", type=Path, default=None, metavar="FILE",
                         help="baseline JSON that may only improve: created when missing, raised when beaten")
@@ -47,26 +50,21 @@ def _pct(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pv.context import expand_paths, load_all
-    from pv.coverage import gate, measure, ratchet
-    from pv.ledger import LedgerError, ledger_path, read_ledger, repo_state
-    from pv.testscan import scan_tests
-
-    root = resolve_root(args)
-    if args.floor < 1:
+    ws = workspace(args)
+    floor = ws.settings.coverage_floor if args.floor is None else args.floor
+    if floor < 1:
         raise UsageError("--floor must be at least 1: a floor of 0 would let an empty scan pass")
-    contracts_dir = root / "contracts"
-    raw = args.paths or ([contracts_dir] if contracts_dir.is_dir() else [])
-    missing = [str(p) for p in raw if not p.exists()]
+    missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
-    paths = expand_paths(raw)  # may be empty: the vacuity guard, not a usage error, reports that
+    # No contracts found is not a usage error here: the vacuity guard reports it.
+    paths = expand_paths(args.paths) if args.paths else ws.contract_files
     try:
-        ledger = read_ledger(ledger_path(root, args.ledger))
+        ledger = ws.ledger
     except LedgerError as exc:
         raise UsageError(str(exc)) from None
-    report = measure(load_all(paths, root), root, ledger, scan_tests(root), repo_state(root))
-    gate(report, floor=args.floor, min_bound=args.min_bound, min_passing=args.min_passing)
+    report = measure(ws, ws.load(paths), ledger)
+    gate(report, floor=floor, min_bound=args.min_bound, min_passing=args.min_passing)
     if args.ratchet is not None:
         target = args.ratchet if args.ratchet.is_absolute() else Path.cwd() / args.ratchet
         ratchet(report, target, update=not args.no_update)

@@ -6,7 +6,7 @@ import argparse
 
 from rich.markup import escape
 
-from pv.commands.common import add_contract_paths, add_format, add_root, contract_paths, resolve_root
+from pv.commands.common import add_contract_paths, add_format, add_root, contract_paths, workspace
 from pv.gates import GATES
 from pv.lint import lint
 from pv.render.machine import render_github, render_json, render_sarif
@@ -30,9 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = resolve_root(args)
-    report = lint(contract_paths(args.paths, root, default_all=True), root,
-                  strict_test_binding=args.strict_test_binding)
+    ws = workspace(args)
+    report = lint(ws, contract_paths(args.paths, ws, default_all=True), strict_test_binding=args.strict_test_binding)
     passed = sum(r.passed for r in report.results)
     total = len(report.results)
     if args.format == "json":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from pv.commands.common import UsageError, add_format, add_ledger, add_root, resolve_root
+from pv.commands.common import UsageError, add_format, add_ledger, add_root, workspace
 from pv.enums import Status
 from pv.render.text import console
 from pv.requirements import STATUS_RULES
@@ -54,10 +54,10 @@ def _date(text: str) -> dt.date:
 def run(args: argparse.Namespace) -> int:
     from pv.promote import promote
 
-    root = resolve_root(args)
+    ws = workspace(args)
     if not args.contract.is_file():
         raise UsageError(f"no such contract file: {args.contract}")
-    result = promote(args.contract, args.to, root, ledger_file=args.ledger, date=args.date, dry_run=args.dry_run)
+    result = promote(ws, args.contract, args.to, date=args.date, dry_run=args.dry_run)
     if args.format == "json":
         print(json.dumps({"command": "promote", "file": result.contract_file, "ok": result.ok,
                           "from": result.current.value if result.current else None, "to": result.target.value,

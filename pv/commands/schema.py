@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pv.commands.common import add_root, resolve_root
+from pv.commands.common import add_root, workspace
 from pv.schema_export import SCHEMA_PATH, render_schema
 
 
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     if not (args.write or args.check):
         sys.stdout.write(text)
         return 0
-    target: Path = resolve_root(args) / SCHEMA_PATH
+    target: Path = workspace(args).root / SCHEMA_PATH
     if args.write:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")

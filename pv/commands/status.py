@@ -14,7 +14,7 @@ from pv.commands.common import (
     add_ledger,
     add_root,
     contract_paths,
-    resolve_root,
+    workspace,
 )
 from pv.render.text import console, print_diagnostics, table
 
@@ -38,28 +38,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pv.assessment import assess
-    from pv.context import load_all
-    from pv.ledger import LedgerError, ledger_path, read_ledger, repo_state
-    from pv.requirements import ledger_requirements, next_status, static_requirements
-    from pv.testscan import scan_tests
+    from pv.ledger import LedgerError
+    from pv.requirements import next_status, requirements
 
-    root = resolve_root(args)
-    loaded = load_all(contract_paths(args.paths, root, default_all=True), root)
+    ws = workspace(args)
+    loaded = ws.load(contract_paths(args.paths, ws, default_all=True))
     try:
-        ledger = read_ledger(ledger_path(root, args.ledger))
+        ledger = ws.ledger
     except LedgerError as exc:
         raise UsageError(str(exc)) from None
-    index, state = scan_tests(root), repo_state(root)
+    state = ws.repo_state
     rows = []
     for lc in loaded:
         if lc.contract is None:
             continue
         c = lc.contract
-        assessment = assess(c, root, ledger, index, state)
-        claim = static_requirements(c, c.metadata.status, root) + ledger_requirements(assessment, c.metadata.status,
-                                                                                      root)
+        assessment = assess(c, ws, ledger)
+        claim = requirements(assessment, c.metadata.status, ws)
         nxt = next_status(c.metadata.status)
-        needs = (static_requirements(c, nxt, root) + ledger_requirements(assessment, nxt, root)) if nxt else []
+        needs = requirements(assessment, nxt, ws) if nxt else []
         rows.append({"id": c.metadata.id, "file": lc.display, "status": c.metadata.status.value,
                      "version": c.metadata.version, "falsifiers": len(c.falsification_tests),
                      "outcomes": assessment.by_outcome(), "claim_supported": not claim, "claim_gaps": claim,

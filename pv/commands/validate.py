@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pv.commands.common import add_format, add_root, contract_paths, resolve_root
-from pv.context import load_all
+from pv.commands.common import add_format, add_root, contract_paths, workspace
 from pv.render.machine import render_github, render_json, render_sarif
 from pv.render.text import console, print_diagnostics
 
@@ -24,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = resolve_root(args)
-    loaded = load_all(contract_paths(args.paths, root, default_all=False), root)
+    ws = workspace(args)
+    loaded = ws.load(contract_paths(args.paths, ws, default_all=False))
     diagnostics = [d for lc in loaded for d in lc.diagnostics]
     failed = sum(not lc.ok for lc in loaded)
     if args.format == "json":

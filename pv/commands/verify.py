@@ -12,7 +12,7 @@ from pv.commands.common import (
     add_ledger,
     add_root,
     contract_paths,
-    resolve_root,
+    workspace,
 )
 from pv.render.text import console, print_diagnostics
 
@@ -48,12 +48,12 @@ def run(args: argparse.Namespace) -> int:
     from pv.render import verdicts as render
     from pv.verify import VerifyError, verify
 
-    root = resolve_root(args)
+    ws = workspace(args)
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
     try:
-        report = verify(contract_paths(args.paths, root, default_all=True), root, patterns=args.patterns,
-                        live=args.live, ledger_file=args.ledger, write=not args.no_ledger, timeout_s=args.timeout)
+        report = verify(ws, contract_paths(args.paths, ws, default_all=True), patterns=args.patterns,
+                        live=args.live, write=not args.no_ledger, timeout_s=args.timeout)
     except VerifyError as exc:
         raise UsageError(str(exc)) from None
     if args.junit is not None:

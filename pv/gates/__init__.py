@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pv.context import LintContext
 from pv.diagnostics import Diagnostic
 from pv.gates import (
     bindings,
@@ -23,6 +22,7 @@ from pv.gates import (
     status,
     summary,
 )
+from pv.lint_context import LintContext
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ nearest existing name as a suggestion.
 from __future__ import annotations
 
 from pv.binding import BindingKind, parse_binding, resolve
-from pv.context import LintContext
 from pv.diagnostics import Diagnostic, Severity
+from pv.lint_context import LintContext
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:

@@ -6,8 +6,8 @@ and dates never go backwards; ``updated`` is not before the newest entry.
 
 from __future__ import annotations
 
-from pv.context import LintContext
 from pv.diagnostics import Diagnostic
+from pv.lint_context import LintContext
 from pv.semver import parse_semver
 
 

@@ -5,8 +5,8 @@ Two contracts claiming FALSIFY-X-001 would make every verdict in the ledger ambi
 
 from __future__ import annotations
 
-from pv.context import LintContext
 from pv.diagnostics import Diagnostic
+from pv.lint_context import LintContext
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:

@@ -11,8 +11,8 @@ import ast
 import re
 from pathlib import Path, PurePosixPath
 
-from pv.context import LintContext
 from pv.diagnostics import Diagnostic
+from pv.lint_context import LintContext
 
 _EXTENSIONS = (".py", ".yaml", ".yml", ".md", ".json", ".toml", ".txt", ".jsonl", ".tiktoken")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pv.context import LintContext
 from pv.diagnostics import Diagnostic
+from pv.lint_context import LintContext
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:

@@ -9,32 +9,27 @@ static check that never runs tests, but it tells you the claim has outrun the ev
 from __future__ import annotations
 
 from pv.assessment import assess
-from pv.context import LintContext
 from pv.diagnostics import Diagnostic, Severity
-from pv.ledger import LedgerError, RepoState, ledger_path, read_ledger, repo_state
+from pv.ledger import LedgerError
+from pv.lint_context import LintContext
 from pv.requirements import ledger_requirements, static_requirements
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:
     out = []
-    state: RepoState | None = None
     try:
-        ledger = read_ledger(ledger_path(ctx.root))
+        ledger = ctx.ws.ledger
         ledger_problem = None
     except LedgerError as exc:
         ledger, ledger_problem = None, str(exc)
     for lc, contract in ctx.valid:
         status = contract.metadata.status
-        for need in static_requirements(contract, status, ctx.root):
+        for need in static_requirements(contract, status, ctx.ws):
             out.append(ctx.diag(lc, ["metadata", "status"], f"status {status.value} requires more: {need}",
                                 hint="bind the falsifiers / record evidence, or lower the status", code="status"))
-        if ledger_problem is not None:
-            continue
         if ledger is None:
-            continue  # no ledger yet: nothing dynamic to compare against
-        if state is None:
-            state = repo_state(ctx.root)  # once per lint run: it shells out to git
-        needs = ledger_requirements(assess(contract, ctx.root, ledger, ctx.test_index, state), status, ctx.root)
+            continue  # no ledger yet (or an unreadable one, reported below): nothing dynamic to compare against
+        needs = ledger_requirements(assess(contract, ctx.ws, ledger), status, ctx.ws)
         if needs:
             shown = "; ".join(needs[:5]) + (f"; and {len(needs) - 5} more" if len(needs) > 5 else "")
             out.append(ctx.diag(lc, ["metadata", "status"],

@@ -6,8 +6,8 @@ Hand-written summaries rot first; a stale "10/10 bound" is worse than none.
 from __future__ import annotations
 
 from pv.binding import BindingKind, parse_binding
-from pv.context import LintContext
 from pv.diagnostics import Diagnostic
+from pv.lint_context import LintContext
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:

@@ -104,12 +104,12 @@ def test_console_script_reports_without_traceback(mixed: Repo) -> None:
 
 
 def test_a_pv_bug_exits_70_not_1(monkeypatch, capsys, repo: Repo) -> None:
-    import pv.commands.validate as validate_cmd
+    from pv.workspace import Workspace
 
     def boom(*args, **kwargs):
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr(validate_cmd, "load_all", boom)
+    monkeypatch.setattr(Workspace, "load", boom)
     repo.contract(valid_contract())
     assert main(["validate", "--root", str(repo.root), str(repo.root / "contracts")]) == 70
     assert "ZeroDivisionError: simulated bug" in capsys.readouterr().err

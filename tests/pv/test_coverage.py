@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pv.cli import main
-from pv.ledger import Ledger, LedgerEntry, Outcome, sha256_file, utc_now, write_ledger
+from pv.fileio import sha256_file
+from pv.ledger import Ledger, LedgerEntry, Outcome, utc_now, write_ledger
 from tests.pv.conftest import Repo, falsifier, valid_contract
 
 T = "falsifiers/test_demo.py"

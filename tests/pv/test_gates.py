@@ -6,6 +6,7 @@ import copy
 
 from pv.diagnostics import Severity
 from pv.lint import lint
+from pv.workspace import Workspace
 from tests.pv.conftest import Repo, falsifier, valid_contract
 
 BOUND = "falsifiers/test_demo.py::test_bound_holds"
@@ -27,7 +28,7 @@ def helper_not_a_test():
 
 def _run(repo: Repo, *, strict: bool = True, paths=None):
     files = paths if paths is not None else sorted((repo.root / "contracts").glob("*.yaml"))
-    report = lint(files, repo.root, strict_test_binding=strict)
+    report = lint(Workspace(repo.root), files, strict_test_binding=strict)
     return {r.name: r for r in report.results}, report
 
 

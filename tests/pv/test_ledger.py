@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 
 from pv.diagnostics import Severity
+from pv.gitstate import RepoState, repo_state
 from pv.ledger import (
     Ledger,
     LedgerEntry,
     LedgerError,
     Outcome,
-    RepoState,
     read_ledger,
-    repo_state,
     staleness,
     update_ledger,
     utc_now,
     write_ledger,
 )
 from pv.lint import lint
+from pv.workspace import Workspace
 from tests.pv.conftest import Repo, falsifier, valid_contract
 
 
@@ -93,7 +93,7 @@ def _functional(repo: Repo) -> None:
 
 
 def _status_gate(repo: Repo):
-    report = lint(sorted((repo.root / "contracts").glob("*.yaml")), repo.root, strict_test_binding=True)
+    report = lint(Workspace(repo.root), sorted((repo.root / "contracts").glob("*.yaml")), strict_test_binding=True)
     return next(r for r in report.results if r.name == "status")
 
 
@@ -112,7 +112,7 @@ def test_lint_warns_when_the_claim_outruns_the_ledger(repo: Repo) -> None:
 
 
 def test_lint_is_quiet_when_the_ledger_supports_the_claim(repo: Repo) -> None:
-    from pv.ledger import sha256_file
+    from pv.fileio import sha256_file
 
     _functional(repo)
     write_ledger(repo.root / ".pv" / "ledger.json", Ledger().merged([entry(

@@ -14,6 +14,7 @@ from pv.ledger import Outcome, read_ledger
 from pv.live import judge
 from pv.promote import promote
 from pv.verify import verify
+from pv.workspace import Workspace
 from tests.pv.conftest import Repo, falsifier, valid_contract
 
 # Writes its argv as metrics: `emit.py out.json step_0_loss=3.0 vocab_size=151936`, exit code via EXIT=n.
@@ -48,7 +49,7 @@ def live_repo(repo: Repo) -> Repo:
 
 def run(repo: Repo, *fals: dict, live_: bool = True, status: str = "DRAFT"):
     path = repo.contract(valid_contract("run-v1", falsifiers=list(fals), status=status))
-    return path, {v.entry.falsifier_id: v.entry for v in verify([path], repo.root, live=live_).verdicts}
+    return path, {v.entry.falsifier_id: v.entry for v in verify(Workspace(repo.root), [path], live=live_).verdicts}
 
 
 def test_checks_decide_pass_and_fail_from_the_metrics(live_repo: Repo) -> None:
@@ -170,19 +171,19 @@ def test_active_runtime_needs_matching_evidence_and_a_run_without_live_keeps_it(
             live("FALSIFY-RUN-002", "m.json val_loss=2.0", metrics_file="m.json", check="val_loss < 9.38",
                  artifacts=["data/corpus.txt"])]
     path, _ = run(live_repo, *fals, live_=False, status="FUNCTIONAL")
-    refused = promote(path, Status.ACTIVE_RUNTIME, live_repo.root, dry_run=True)
+    refused = promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True)
     assert any("FALSIFY-RUN-002: live-not-run" in m and "pv verify --live" in m for m in refused.missing)
 
     run(live_repo, *fals, status="FUNCTIONAL")  # with --live: evidence recorded
-    assert promote(path, Status.ACTIVE_RUNTIME, live_repo.root, dry_run=True).ok
+    assert promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True).ok
 
     run(live_repo, *fals, live_=False, status="FUNCTIONAL")  # a plain run must not erase the LIVE verdict
     ledger = read_ledger(live_repo.root / ".pv" / "ledger.json")
     assert ledger.entries["FALSIFY-RUN-002"].outcome is Outcome.PASS
-    assert promote(path, Status.ACTIVE_RUNTIME, live_repo.root, dry_run=True).ok
+    assert promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True).ok
 
     (live_repo.root / "data" / "corpus.txt").write_text("a different corpus\n")
-    changed = promote(path, Status.ACTIVE_RUNTIME, live_repo.root, dry_run=True)
+    changed = promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True)
     assert not changed.ok
     assert any("artifact data/corpus.txt no longer matches the hash in evidence/run-v1/" in m for m in changed.missing)
 
@@ -194,9 +195,9 @@ def test_evidence_recorded_before_a_loss_floor_was_added_does_not_count(live_rep
     path, got = run(live_repo, unit, live("FALSIFY-RUN-002", "m.json val_loss=0.0008", **degenerate),
                     status="FUNCTIONAL")
     assert got["FALSIFY-RUN-002"].outcome is Outcome.PASS  # no floor yet: the degenerate run passes
-    assert promote(path, Status.ACTIVE_RUNTIME, live_repo.root, dry_run=True).ok
+    assert promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True).ok
     # the contract now declares the floor that run would fail; its old evidence must not be reused
     path, _ = run(live_repo, unit, live("FALSIFY-RUN-002", "m.json val_loss=0.0008", loss_floor=0.5, **degenerate),
                   live_=False, status="FUNCTIONAL")
-    refused = promote(path, Status.ACTIVE_RUNTIME, live_repo.root, dry_run=True)
+    refused = promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True)
     assert any("FALSIFY-RUN-002: the loss_floor changed since evidence/run-v1/" in m for m in refused.missing)

@@ -10,10 +10,12 @@ import pytest
 
 from pv.cli import main
 from pv.enums import Status
-from pv.ledger import Ledger, LedgerEntry, Outcome, sha256_file, utc_now, write_ledger
+from pv.fileio import sha256_file
+from pv.ledger import Ledger, LedgerEntry, Outcome, utc_now, write_ledger
 from pv.loader import load_contract
 from pv.promote import promote
 from pv.requirements import STATUS_RULES
+from pv.workspace import Workspace
 from tests.pv.conftest import Repo
 
 CONTRACT = """\
@@ -89,7 +91,7 @@ def record(repo: Repo, outcomes: dict[str, Outcome], **overrides) -> None:
 
 def test_promotion_round_trips_comments_and_bumps_version(repo: Repo, demo: Path) -> None:
     record(repo, {"FALSIFY-DEMO-001": Outcome.PASS, "FALSIFY-DEMO-002": Outcome.PASS})
-    result = promote(demo, Status.FUNCTIONAL, repo.root, date=dt.date(2026, 3, 4))
+    result = promote(Workspace(repo.root), demo, Status.FUNCTIONAL, date=dt.date(2026, 3, 4))
     assert result.ok and result.written, result.missing
     text = demo.read_text()
     for kept in ("# Top comment: why this contract exists.", "# trailing comment on version",
@@ -124,7 +126,7 @@ def test_promotion_round_trips_comments_and_bumps_version(repo: Repo, demo: Path
 def test_refusal_says_exactly_what_is_missing(repo: Repo, demo: Path, outcomes, expected) -> None:
     if outcomes:
         record(repo, outcomes)
-    result = promote(demo, Status.FUNCTIONAL, repo.root)
+    result = promote(Workspace(repo.root), demo, Status.FUNCTIONAL)
     assert result.missing == expected
     assert demo.read_text() == CONTRACT
 
@@ -132,7 +134,7 @@ def test_refusal_says_exactly_what_is_missing(repo: Repo, demo: Path, outcomes, 
 def test_a_changed_test_file_makes_the_verdict_stale(repo: Repo, demo: Path) -> None:
     record(repo, {"FALSIFY-DEMO-001": Outcome.PASS, "FALSIFY-DEMO-002": Outcome.PASS})
     repo.write(T, TESTS + "\ndef test_three():\n    assert True\n")
-    result = promote(demo, Status.FUNCTIONAL, repo.root)
+    result = promote(Workspace(repo.root), demo, Status.FUNCTIONAL)
     assert result.missing == [
         f"FALSIFY-DEMO-00{i}: ledger verdict is stale: {T} changed since it was recorded (run `pv verify` again)"
         for i in (1, 2)]
@@ -141,24 +143,24 @@ def test_a_changed_test_file_makes_the_verdict_stale(repo: Repo, demo: Path) -> 
 def test_unbound_and_unresolved_falsifiers_are_named(repo: Repo, demo: Path) -> None:
     demo.write_text(CONTRACT.replace("    test: falsifiers/test_demo.py::test_two\n", "")
                     .replace("test_demo.py::test_one", "test_demo.py::test_uno"))
-    missing = promote(demo, Status.FUNCTIONAL, repo.root).missing
+    missing = promote(Workspace(repo.root), demo, Status.FUNCTIONAL).missing
     assert "unbound falsifiers: FALSIFY-DEMO-002" in missing
     assert any(m.startswith("pv lint gate test-binding:") and "test_uno" in m for m in missing)
     assert any(m.startswith("FALSIFY-DEMO-001: binding does not resolve") for m in missing)
 
 
 def test_lowering_a_claim_needs_no_evidence(repo: Repo, demo: Path) -> None:
-    result = promote(demo, Status.DRAFT, repo.root, date=dt.date(2026, 3, 4))
+    result = promote(Workspace(repo.root), demo, Status.DRAFT, date=dt.date(2026, 3, 4))
     assert result.ok and load_contract(demo).contract.metadata.status is Status.DRAFT
     assert "lowering a claim needs no evidence" in demo.read_text()
 
 
 def test_same_status_old_date_and_dry_run(repo: Repo, demo: Path) -> None:
-    assert promote(demo, Status.PARTIAL_ALGORITHM_LEVEL, repo.root).missing == [
+    assert promote(Workspace(repo.root), demo, Status.PARTIAL_ALGORITHM_LEVEL).missing == [
         "the contract is already PARTIAL_ALGORITHM_LEVEL"]
-    assert promote(demo, Status.DEPRECATED, repo.root, date=dt.date(2025, 1, 1)).missing == [
+    assert promote(Workspace(repo.root), demo, Status.DEPRECATED, date=dt.date(2025, 1, 1)).missing == [
         "date 2025-01-01 is before the newest changelog entry (2026-02-01); pass --date"]
-    dry = promote(demo, Status.DEPRECATED, repo.root, date=dt.date(2026, 3, 4), dry_run=True)
+    dry = promote(Workspace(repo.root), demo, Status.DEPRECATED, date=dt.date(2026, 3, 4), dry_run=True)
     assert dry.ok and not dry.written and "+  status: DEPRECATED" in dry.diff
     assert demo.read_text() == CONTRACT
 

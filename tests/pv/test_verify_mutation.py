@@ -17,6 +17,7 @@ from pv.ledger import Outcome, read_ledger
 from pv.loader import load_contract
 from pv.promote import promote
 from pv.verify import verify
+from pv.workspace import Workspace
 from tests.pv.conftest import Repo, falsifier, valid_contract
 
 PREFLIGHT = '''
@@ -70,10 +71,10 @@ def test_weakening_the_bound_turns_the_falsifier_red_and_promotion_refuses(
     root = mutation_repo.root
     contract = root / "contracts" / "vocab-v1.yaml"
 
-    report = verify([contract], root)
+    report = verify(Workspace(root), [contract])
     assert report.ok and {v.entry.outcome for v in report.verdicts} == {Outcome.PASS}
     assert read_ledger(root / ".pv" / "ledger.json").entries["FALSIFY-VOCAB-001"].commit is not None
-    assert promote(contract, Status.FUNCTIONAL, root, dry_run=True).ok
+    assert promote(Workspace(root), contract, Status.FUNCTIONAL, dry_run=True).ok
 
     # The mutation: the relaxed bound <= becomes <.
     source = root / "demo_preflight.py"
@@ -81,11 +82,11 @@ def test_weakening_the_bound_turns_the_falsifier_red_and_promotion_refuses(
     assert mutated != PREFLIGHT
     source.write_text(mutated)
 
-    stale = promote(contract, Status.FUNCTIONAL, root, dry_run=True)
+    stale = promote(Workspace(root), contract, Status.FUNCTIONAL, dry_run=True)
     assert not stale.ok
     assert any("FALSIFY-VOCAB-001: ledger verdict is stale: uncommitted changes" in m for m in stale.missing)
 
-    red = {v.entry.falsifier_id: v.entry for v in verify([contract], root).verdicts}
+    red = {v.entry.falsifier_id: v.entry for v in verify(Workspace(root), [contract]).verdicts}
     assert red["FALSIFY-VOCAB-001"].outcome is Outcome.FAIL
     assert "151936 > model_vocab=151936" in red["FALSIFY-VOCAB-001"].reason
     assert red["FALSIFY-VOCAB-002"].outcome is Outcome.PASS  # only the boundary falsifier catches it
@@ -101,7 +102,7 @@ def test_weakening_the_bound_turns_the_falsifier_red_and_promotion_refuses(
 
     # Undo the mutation: green again, and the promotion goes through.
     source.write_text(PREFLIGHT)
-    assert verify([contract], root).ok
+    assert verify(Workspace(root), [contract]).ok
     assert main(["promote", str(contract), "--to", "FUNCTIONAL", "--root", str(root)]) == 0
     promoted = load_contract(contract)
     assert promoted.ok and promoted.contract.metadata.status is Status.FUNCTIONAL

@@ -12,9 +12,11 @@ import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from pv.cli import main
-from pv.ledger import Outcome, read_ledger, sha256_file
+from pv.fileio import sha256_file
+from pv.ledger import Outcome, read_ledger
 from pv.render import verdicts as render
 from pv.verify import VerifyReport, verify
+from pv.workspace import Workspace
 from tests.pv.conftest import Repo, falsifier, valid_contract
 
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
@@ -81,7 +83,7 @@ def make_repo(root: Path) -> Repo:
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Repo, VerifyReport]:
     repo = make_repo(tmp_path_factory.mktemp("verify"))
-    return repo, verify(sorted((repo.root / "contracts").glob("*.yaml")), repo.root)
+    return repo, verify(Workspace(repo.root), sorted((repo.root / "contracts").glob("*.yaml")))
 
 
 def by_id(report: VerifyReport) -> dict[str, object]:
@@ -148,7 +150,7 @@ def test_lint_and_validate_sarif_also_validate(repo: Repo) -> None:
     from pv.render.machine import render_sarif
 
     repo.contract(valid_contract("bad-v1", falsifiers=[falsifier("FALSIFY-BAD-001", "nope_missing")]))
-    report = lint(sorted((repo.root / "contracts").glob("*.yaml")), repo.root, strict_test_binding=True)
+    report = lint(Workspace(repo.root), sorted((repo.root / "contracts").glob("*.yaml")), strict_test_binding=True)
     assert report.diagnostics
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(json.loads(render_sarif(report.diagnostics, {"x": "y"})))
 
@@ -203,7 +205,7 @@ def test_collection_error_fails_only_the_falsifiers_of_that_file(repo: Repo) -> 
         falsifier("FALSIFY-DEMO-001", "falsifiers/test_ok.py::test_ok"),
         falsifier("FALSIFY-DEMO-002", "falsifiers/test_broken.py::test_x"),
     ]))
-    entries = by_id(verify([repo.root / "contracts" / "demo-v1.yaml"], repo.root))
+    entries = by_id(verify(Workspace(repo.root), [repo.root / "contracts" / "demo-v1.yaml"]))
     assert entries["FALSIFY-DEMO-001"].outcome is Outcome.PASS
     assert entries["FALSIFY-DEMO-002"].outcome is Outcome.ERROR
     assert "no_such_module_pv" in entries["FALSIFY-DEMO-002"].reason
@@ -215,7 +217,7 @@ def test_a_test_that_stops_the_session_midway_is_not_a_pass(repo: Repo) -> None:
     repo.contract(valid_contract("demo-v1", falsifiers=[
         falsifier("FALSIFY-DEMO-001", "falsifiers/test_exit.py::test_exits"),
     ]))
-    entry = by_id(verify([repo.root / "contracts" / "demo-v1.yaml"], repo.root))["FALSIFY-DEMO-001"]
+    entry = by_id(verify(Workspace(repo.root), [repo.root / "contracts" / "demo-v1.yaml"]))["FALSIFY-DEMO-001"]
     assert entry.outcome is Outcome.ERROR and "never reported" in entry.reason
 
 

@@ -1,0 +1,49 @@
+"""What every lint gate sees: the contracts under check and the workspace they live in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from pv.diagnostics import Diagnostic, Severity, format_key_path
+from pv.loader import LoadedContract
+from pv.models import Contract
+from pv.testscan import TestIndex
+from pv.workspace import Workspace
+from pv.yaml_nodes import locate
+
+
+@dataclass
+class LintContext:
+    ws: Workspace
+    loaded: list[LoadedContract]
+    strict_test_binding: bool = False
+
+    @property
+    def root(self) -> Path:
+        return self.ws.root
+
+    @property
+    def valid(self) -> list[tuple[LoadedContract, Contract]]:
+        return [(lc, lc.contract) for lc in self.loaded if lc.contract is not None]
+
+    @cached_property
+    def repo_contracts(self) -> list[LoadedContract]:
+        """The linted contracts plus every other contract in the repository.
+
+        Cross-contract gates (depends_on, orphans) need the whole repo, or linting one file
+        would report every other contract's tests as orphans.
+        """
+        seen = {lc.path.resolve() for lc in self.loaded}
+        return [*self.loaded, *(lc for lc in self.ws.contracts if lc.path.resolve() not in seen)]
+
+    @property
+    def test_index(self) -> TestIndex:
+        return self.ws.test_index
+
+    def diag(self, lc: LoadedContract, path: list[str | int], message: str, *, hint: str | None = None,
+             code: str, severity: Severity = Severity.ERROR) -> Diagnostic:
+        line, col = locate(lc.node, path) or (None, None)
+        return Diagnostic(file=lc.display, line=line, col=col, key_path=format_key_path(path), message=message,
+                          hint=hint, code=code, severity=severity)
