@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pv.render import FORMATS
 from pv.workspace import Workspace, expand_paths, find_root
 
 
@@ -17,7 +16,7 @@ _FORMAT_HELP = {"text": "text for people", "json": "json for scripts", "sarif": 
                 "github": "github for Actions annotations"}
 
 
-def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = FORMATS) -> None:
+def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:
     parser.add_argument("--format", choices=choices, default="text",
                         help="; ".join(_FORMAT_HELP[c] for c in choices))
 

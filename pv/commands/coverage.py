@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from rich.markup import escape
-
 from pv.commands.common import UsageError, add_contract_paths, add_format, add_ledger, add_root, workspace
-from pv.coverage import gate, measure, ratchet
+from pv.coverage import CoverageReport, gate, measure, ratchet
 from pv.ledger import LedgerError
-from pv.render.text import console, table
+from pv.render import formats, render
 from pv.workspace import expand_paths
 
 
@@ -34,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="baseline JSON that may only improve: created when missing, raised when beaten")
     parser.add_argument("--no-update", action="store_true", help="with --ratchet: check only, never write FILE")
     add_ledger(parser)
-    add_format(parser, ("text", "json"))
+    add_format(parser, formats(CoverageReport))
     add_root(parser)
     parser.set_defaults(func=run)
 
@@ -70,21 +67,5 @@ def run(args: argparse.Namespace) -> int:
         ratchet(report, target, update=not args.no_update)
     if ledger is None:
         report.notes.append("no ledger: passing coverage is 0 until `pv verify` runs")
-    if args.format == "json":
-        print(json.dumps({"command": "coverage", "ok": report.ok, "total": report.total.as_dict(),
-                          "contracts": {k: v.as_dict() for k, v in report.by_contract.items()},
-                          "problems": report.problems, "notes": report.notes}, indent=2))
-    else:
-        con = console()
-        tbl = table("pv coverage", ["contract", "declared", "bound", "bound %", "passing", "passing %"])
-        for cid, c in [*report.by_contract.items(), ("TOTAL", report.total)]:
-            tbl.add_row(cid, str(c.declared), f"{c.bound} ({c.live} LIVE)", f"{c.bound_pct:.1f}", str(c.passing),
-                        f"{c.passing_pct:.1f}")
-        con.print(tbl)
-        for note in report.notes:
-            con.print(f"[cyan]note[/cyan]: {escape(note)}")
-        for problem in report.problems:
-            con.print(f"[red]FAIL[/red]: {escape(problem)}")
-        if report.ok:
-            con.print("[green]coverage OK[/green]")
+    render(report, args.format)
     return 0 if report.ok else 1

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 from pathlib import Path
-
-from rich.markup import escape
 
 from pv.commands.common import UsageError, add_format, add_ledger, add_root, workspace
 from pv.enums import Status
-from pv.render.text import console
+from pv.promote import PromotionResult, promote
+from pv.render import formats, render
 from pv.requirements import STATUS_RULES
 
 
@@ -31,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--date", type=_date, default=None, metavar="YYYY-MM-DD",
                         help="date for `updated` and the changelog entry (default: today)")
     add_ledger(parser)
-    add_format(parser, ("text", "json"))
+    add_format(parser, formats(PromotionResult))
     add_root(parser)
     parser.set_defaults(func=run)
 
@@ -52,30 +50,9 @@ def _date(text: str) -> dt.date:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pv.promote import promote
-
     ws = workspace(args)
     if not args.contract.is_file():
         raise UsageError(f"no such contract file: {args.contract}")
     result = promote(ws, args.contract, args.to, date=args.date, dry_run=args.dry_run)
-    if args.format == "json":
-        print(json.dumps({"command": "promote", "file": result.contract_file, "ok": result.ok,
-                          "from": result.current.value if result.current else None, "to": result.target.value,
-                          "version": result.version, "change": result.change, "written": result.written,
-                          "missing": result.missing, "diff": result.diff}, indent=2))
-        return 0 if result.ok else 1
-    con = console()
-    frm = result.current.value if result.current else "?"
-    if not result.ok:
-        con.print(f"[red]refused[/red]: {escape(result.contract_file)} stays {frm}; "
-                  f"{result.target.value} still needs:")
-        for need in result.missing:
-            con.print(f"  [red]✗[/red] {escape(need)}")
-        con.print(f"[dim]rule: {escape(STATUS_RULES[result.target])}[/dim]")
-        return 1
-    if result.diff:
-        con.print(escape(result.diff), highlight=False)
-    verb = "would promote" if args.dry_run else "promoted"
-    con.print(f"[green]{verb}[/green] {escape(result.contract_file)}: {frm} -> {result.target.value}, "
-              f"version {result.version}")
-    return 0
+    render(result, args.format)
+    return 0 if result.ok else 1

@@ -14,7 +14,9 @@ from pv.commands.common import (
     contract_paths,
     workspace,
 )
-from pv.render.text import console, print_diagnostics
+from pv.render import formats, render
+from pv.render.verify import to_junit
+from pv.verify import VerifyError, VerifyReport, verify
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,15 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="limit for the pytest run and for each LIVE command")
     parser.add_argument("--show-output", action="store_true", help="print pytest's and LIVE commands' output")
-    add_format(parser)
+    add_format(parser, formats(VerifyReport))
     add_root(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pv.render import verdicts as render
-    from pv.verify import VerifyError, verify
-
     ws = workspace(args)
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
@@ -58,22 +57,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.junit is not None:
         args.junit.parent.mkdir(parents=True, exist_ok=True)
-        args.junit.write_text(render.to_junit(report), encoding="utf-8")
-    if args.format == "json":
-        print(render.to_json(report))
-    elif args.format == "sarif":
-        print(render.to_sarif(report))
-    elif args.format == "github":
-        text = render.render_github_verdicts(report)
-        if text:
-            print(text)
-    else:
-        con = console()
-        print_diagnostics(con, report.diagnostics)
-        if args.show_output and report.pytest_output:
-            con.print(report.pytest_output, markup=False, highlight=False)
-        elif report.pytest_exit not in (None, 0, 1) and report.pytest_output:
-            con.print(f"[yellow]pytest exited {report.pytest_exit}; its output:[/yellow]")
-            con.print(report.pytest_output[-3000:], markup=False, highlight=False)
-        render.print_text(con, report, show_output=args.show_output)
+        args.junit.write_text(to_junit(report), encoding="utf-8")
+    render(report, args.format, show_output=args.show_output)
     return 0 if report.ok else 1

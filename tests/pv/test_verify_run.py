@@ -14,7 +14,8 @@ from junitparser import Error, Failure, JUnitXml, Skipped
 from pv.cli import main
 from pv.fileio import sha256_file
 from pv.ledger import Outcome, read_ledger
-from pv.render import verdicts as render
+from pv.render import dumps
+from pv.render.verify import to_junit
 from pv.verify import VerifyReport, verify
 from pv.workspace import Workspace
 from tests.pv.conftest import Repo, falsifier, valid_contract
@@ -136,7 +137,7 @@ def test_ledger_records_hashes_node_ids_and_time(ran) -> None:
 
 
 def test_sarif_output_validates_against_the_official_schema(ran) -> None:
-    doc = json.loads(render.to_sarif(ran[1]))
+    doc = json.loads(dumps(ran[1], "sarif"))
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(doc)
     kinds = {r["ruleId"]: (r["kind"], r["level"]) for r in doc["runs"][0]["results"]}
     assert kinds["FALSIFY-DEMO-001"] == ("pass", "none")
@@ -147,17 +148,16 @@ def test_sarif_output_validates_against_the_official_schema(ran) -> None:
 
 def test_lint_and_validate_sarif_also_validate(repo: Repo) -> None:
     from pv.lint import lint
-    from pv.render.machine import render_sarif
 
     repo.contract(valid_contract("bad-v1", falsifiers=[falsifier("FALSIFY-BAD-001", "nope_missing")]))
     report = lint(Workspace(repo.root), sorted((repo.root / "contracts").glob("*.yaml")), strict_test_binding=True)
     assert report.diagnostics
-    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(json.loads(render_sarif(report.diagnostics, {"x": "y"})))
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(json.loads(dumps(report, "sarif")))
 
 
 def test_junit_output_is_read_by_a_real_junit_reader(ran, tmp_path: Path) -> None:
     path = tmp_path / "pv.xml"
-    path.write_text(render.to_junit(ran[1]))
+    path.write_text(to_junit(ran[1]))
     xml = JUnitXml.fromfile(str(path))
     suites = list(xml)
     assert [s.name for s in suites] == ["demo-v1"]
@@ -171,11 +171,11 @@ def test_junit_output_is_read_by_a_real_junit_reader(ran, tmp_path: Path) -> Non
 
 
 def test_json_and_github_formats(ran) -> None:
-    payload = json.loads(render.to_json(ran[1]))
+    payload = json.loads(dumps(ran[1], "json"))
     contract = payload["contracts"][0]
     assert payload["ok"] is False and contract["passed"] == 4 and contract["total"] == len(BINDINGS)
     assert set(contract["ship_blocking_failures"]) == {"FALSIFY-DEMO-002", "FALSIFY-DEMO-003", "FALSIFY-DEMO-011"}
-    lines = render.render_github_verdicts(ran[1]).splitlines()
+    lines = dumps(ran[1], "github").splitlines()
     assert any(line.startswith("::error file=contracts/demo-v1.yaml,line=") and "FALSIFY-DEMO-002 fail" in line
                for line in lines)
     assert any(line.startswith("::warning ") and "FALSIFY-DEMO-005" in line for line in lines)

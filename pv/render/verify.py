@@ -1,4 +1,4 @@
-"""Render ``pv verify`` results: rich tables, JSON, SARIF 2.1.0, GitHub annotations and JUnit XML.
+"""How ``pv verify`` looks: rich tables, JSON, SARIF 2.1.0, GitHub annotations and JUnit XML.
 
 SARIF results carry a ``kind`` (pass / fail / notApplicable / open) so code-scanning UIs show
 passing falsifiers as passes, not as problems; only failures get level error (ship-blocking) or
@@ -8,20 +8,18 @@ warning (advisory). JUnit maps each contract to a ``<testsuite>`` and each falsi
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from pv import __version__
 from pv.diagnostics import Diagnostic, Severity, display_path
 from pv.ledger import Outcome, brief
-from pv.render.machine import SARIF_SCHEMA, render_github
-from pv.render.text import table
-from pv.verify import ContractVerdicts, Verdict, VerifyReport
+from pv.render.sarif import Finding, SarifRun, diagnostic_finding
+from pv.render.text import print_diagnostics, table
+from pv.render.view import View
+from pv.verify import Verdict, VerifyReport
 
 STYLE = {
     Outcome.PASS: "green", Outcome.FAIL: "red", Outcome.ERROR: "red", Outcome.SKIPPED: "yellow",
@@ -36,14 +34,13 @@ def sort_key(v: Verdict) -> tuple[int, int, int]:
             v.planned.position)
 
 
-def outcome_counts(c: ContractVerdicts) -> str:
-    counts: dict[Outcome, int] = {}
-    for v in c.verdicts:
-        counts[v.entry.outcome] = counts.get(v.entry.outcome, 0) + 1
-    return ", ".join(f"{n} {o.value}" for o in _ORDER for n in [counts.get(o, 0)] if n)
-
-
-def print_text(con: Console, report: VerifyReport, *, show_output: bool = False) -> None:
+def text(con: Console, report: VerifyReport, *, show_output: bool = False) -> None:
+    print_diagnostics(con, report.diagnostics)
+    if show_output and report.pytest_output:
+        con.print(report.pytest_output, markup=False, highlight=False)
+    elif report.pytest_exit not in (None, 0, 1) and report.pytest_output:
+        con.print(f"[yellow]pytest exited {report.pytest_exit}; its output:[/yellow]")
+        con.print(report.pytest_output[-3000:], markup=False, highlight=False)
     for c in report.contracts:
         meta = c.contract.contract.metadata if c.contract.contract else None
         title = f"{c.contract.id} v{meta.version} [{meta.status.value}]" if meta else c.contract.id
@@ -84,11 +81,7 @@ def verdict_diagnostics(report: VerifyReport) -> list[Diagnostic]:
     return out
 
 
-def render_github_verdicts(report: VerifyReport) -> str:
-    return render_github(verdict_diagnostics(report))
-
-
-def to_json(report: VerifyReport) -> str:
+def to_json(report: VerifyReport) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "command": "verify",
         "ok": report.ok,
@@ -107,7 +100,7 @@ def to_json(report: VerifyReport) -> str:
         } for c in report.contracts],
         "diagnostics": [d.model_dump(mode="json") for d in report.diagnostics],
     }
-    return json.dumps(payload, indent=2)
+    return payload
 
 
 _SARIF_KIND = {
@@ -116,43 +109,21 @@ _SARIF_KIND = {
 }
 
 
-def to_sarif(report: VerifyReport) -> str:
-    rule_ids = sorted({v.entry.falsifier_id for v in report.verdicts} | {d.code for d in report.diagnostics})
-    rules_by_id = {v.entry.falsifier_id: v.planned.falsifier for v in report.verdicts}
-    rules = []
-    for rid in rule_ids:
-        ft = rules_by_id.get(rid)
-        rule: dict[str, Any] = {"id": rid, "shortDescription": {"text": ft.rule if ft else rid}}
-        if ft is not None:
-            rule["fullDescription"] = {"text": f"Prediction: {ft.prediction}"}
-            rule["help"] = {"text": f"If it fails: {ft.if_fails}"}
-            rule["properties"] = {"ship_blocking": ft.ship_blocking, "binding": ft.test}
-        rules.append(rule)
-    results = []
+def sarif(report: VerifyReport) -> SarifRun:
+    run = SarifRun("pv verify")
     for v in report.verdicts:
-        e = v.entry
+        ft, e = v.planned.falsifier, v.entry
+        run.rules[e.falsifier_id] = {
+            "shortDescription": {"text": ft.rule}, "fullDescription": {"text": f"Prediction: {ft.prediction}"},
+            "help": {"text": f"If it fails: {ft.if_fails}"},
+            "properties": {"ship_blocking": ft.ship_blocking, "binding": ft.test}}
         kind, level = _SARIF_KIND.get(e.outcome, ("fail", "error" if e.ship_blocking else "warning"))
         text = f"{e.falsifier_id}: {e.outcome.value}" + (f": {e.reason}" if e.reason else "")
-        results.append({
-            "ruleId": e.falsifier_id, "ruleIndex": rule_ids.index(e.falsifier_id), "kind": kind, "level": level,
-            "message": {"text": text}, "locations": [_location(v.planned.contract.display, v.planned.line)],
-            "properties": {"outcome": e.outcome.value, "node_id": e.node_id, "duration_s": e.duration_s},
-        })
-    for d in report.diagnostics:
-        results.append({"ruleId": d.code, "ruleIndex": rule_ids.index(d.code), "kind": "fail", "level": "error",
-                        "message": {"text": d.message + (f" Fix: {d.hint}" if d.hint else "")},
-                        "locations": [_location(d.file, d.line, d.col)]})
-    run = {"tool": {"driver": {"name": "pv verify", "version": __version__,
-                               "informationUri": "https://provable-train.dev/pv", "rules": rules}},
-           "results": results}
-    return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2)
-
-
-def _location(file: str, line: int | None, col: int | None = None) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": Path(file).as_posix()}}
-    if line is not None:
-        physical["region"] = {"startLine": line, **({"startColumn": col} if col else {})}
-    return {"physicalLocation": physical}
+        run.findings.append(Finding(e.falsifier_id, level, text, v.planned.contract.display, v.planned.line,
+                                    kind=kind, properties={"outcome": e.outcome.value, "node_id": e.node_id,
+                                                           "duration_s": e.duration_s}))
+    run.findings += [diagnostic_finding(d) for d in report.diagnostics]
+    return run
 
 
 def to_junit(report: VerifyReport) -> str:
@@ -187,3 +158,6 @@ def to_junit(report: VerifyReport) -> str:
         suites.set(key, str(value))
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+VIEW = View(VerifyReport, text, to_json, sarif, verdict_diagnostics)
