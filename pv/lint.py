@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from pv.diagnostics import Diagnostic, Severity
 from pv.gates import GATES
@@ -44,7 +45,14 @@ class LintReport:
         return [d for r in self.results for d in r.diagnostics]
 
 
+@dataclass(frozen=True)
+class GateCatalog:
+    """The registered gates, in order: what ``pv gates`` lists and the README's gate table is made from."""
+
+    gates: list[ModuleType] = field(default_factory=lambda: list(GATES))
+
+
 def lint(ws: Workspace, paths: list[Path], *, strict_test_binding: bool = False) -> LintReport:
     ctx = LintContext(ws, ws.load(paths), strict_test_binding)
-    results = [GateResult(g.name, g.title, g.check(ctx)) for g in GATES]
+    results = [GateResult(g.GATE.name, g.GATE.title, g.check(ctx)) for g in GATES]
     return LintReport(files=len(paths), results=results)

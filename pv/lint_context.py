@@ -1,4 +1,4 @@
-"""What every lint gate sees: the contracts under check and the workspace they live in."""
+"""What a lint gate declares about itself (``GateInfo``) and what it sees when it runs (``LintContext``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ from pv.models import Contract
 from pv.testscan import TestIndex
 from pv.workspace import Workspace
 from pv.yaml_nodes import locate
+
+
+@dataclass(frozen=True)
+class GateInfo:
+    """A gate's self-description, declared once as ``GATE`` in its module; the module docstring says why."""
+
+    name: str  # the gate's code: in diagnostics, SARIF rules and `pv lint`'s table
+    title: str  # what passing means, in a few words (`pv lint`'s table)
+    fails_when: str  # what makes it fail, one line (the README's gate table, `pv gates`)
 
 
 @dataclass

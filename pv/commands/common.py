@@ -13,7 +13,7 @@ class UsageError(Exception):
 
 
 _FORMAT_HELP = {"text": "text for people", "json": "json for scripts", "sarif": "sarif for code-scanning UIs",
-                "github": "github for Actions annotations"}
+                "github": "github for Actions annotations", "markdown": "markdown for documents"}
 
 
 def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:

@@ -11,7 +11,7 @@ from pv.render import formats, render
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    gate_list = "; ".join(f"{i}. {g.name}: {g.title}" for i, g in enumerate(GATES, 1))
+    gate_list = "; ".join(f"{i}. {g.GATE.name}: {g.GATE.title}" for i, g in enumerate(GATES, 1))
     parser = sub.add_parser(
         "lint", help="run the lint gates over contracts",
         description=f"Run the lint gates ({gate_list}). Test bindings are resolved statically (AST): "

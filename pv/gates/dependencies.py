@@ -1,11 +1,17 @@
-"""Gate 5: ``depends_on`` names contracts that exist, and the dependency graph has no cycle."""
+"""``depends_on`` names contracts that exist, and the dependency graph has no cycle."""
 
 from __future__ import annotations
 
 import difflib
 
 from pv.diagnostics import Diagnostic
-from pv.lint_context import LintContext
+from pv.lint_context import GateInfo, LintContext
+
+GATE = GateInfo(
+    name="dependencies",
+    title="depends_on resolves, no cycles",
+    fails_when="`depends_on` names no contract, or the graph has a cycle",
+)
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:
@@ -18,11 +24,11 @@ def check(ctx: LintContext) -> list[Diagnostic]:
                 close = difflib.get_close_matches(dep, known, n=1)
                 hint = f"did you mean `{close[0]}`?" if close else "use a metadata.id from contracts/"
                 out.append(ctx.diag(lc, ["metadata", "depends_on", j], f"depends_on names unknown contract {dep!r}",
-                                    hint=hint, code="dependencies"))
+                                    hint=hint, code=GATE.name))
         cycle = _cycle_from(lc.id, graph)
         if cycle:
             out.append(ctx.diag(lc, ["metadata", "depends_on"], "dependency cycle: " + " -> ".join(cycle),
-                                hint="one of these contracts must stop depending on the next", code="dependencies"))
+                                hint="one of these contracts must stop depending on the next", code=GATE.name))
     return out
 
 

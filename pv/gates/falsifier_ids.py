@@ -1,4 +1,4 @@
-"""Gate 2: falsifier ids are unique across all contracts (their form is enforced by the schema).
+"""Falsifier ids are unique across all contracts (their form is enforced by the schema).
 
 Two contracts claiming FALSIFY-X-001 would make every verdict in the ledger ambiguous.
 """
@@ -6,7 +6,13 @@ Two contracts claiming FALSIFY-X-001 would make every verdict in the ledger ambi
 from __future__ import annotations
 
 from pv.diagnostics import Diagnostic
-from pv.lint_context import LintContext
+from pv.lint_context import GateInfo, LintContext
+
+GATE = GateInfo(
+    name="falsifier-ids",
+    title="falsifier ids unique across contracts",
+    fails_when="two contracts declare the same falsifier id",
+)
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:
@@ -18,7 +24,7 @@ def check(ctx: LintContext) -> list[Diagnostic]:
             if ft.id in first:
                 out.append(ctx.diag(lc, ["falsification_tests", i, "id"],
                                     f"falsifier id {ft.id} is already declared in {first[ft.id]}",
-                                    hint="give this falsifier the next free number", code="falsifier-ids"))
+                                    hint="give this falsifier the next free number", code=GATE.name))
             else:
                 first[ft.id] = where
     return out

@@ -1,4 +1,4 @@
-"""Gate 8: no test claims (``@pytest.mark.falsifies``) a falsifier id that no contract declares.
+"""No test claims (``@pytest.mark.falsifies``) a falsifier id that no contract declares.
 
 An orphan marker is the mirror image of a dangling binding: the contract lost a falsifier (or the
 test mistyped its id) and the test now guards nothing anybody reads.
@@ -9,7 +9,13 @@ from __future__ import annotations
 import difflib
 
 from pv.diagnostics import Diagnostic
-from pv.lint_context import LintContext
+from pv.lint_context import GateInfo, LintContext
+
+GATE = GateInfo(
+    name="orphans",
+    title="no test claims an undeclared falsifier",
+    fails_when="a test claims a falsifier id that no contract declares",
+)
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:
@@ -21,7 +27,7 @@ def check(ctx: LintContext) -> list[Diagnostic]:
             continue
         close = difflib.get_close_matches(marker.falsifier_id, sorted(declared), n=1)
         out.append(Diagnostic(
-            file=marker.file, line=marker.line, key_path=marker.target, code="orphans",
+            file=marker.file, line=marker.line, key_path=marker.target, code=GATE.name,
             message=f"test claims falsifier {marker.falsifier_id}, which no contract declares",
             hint=f"did you mean `{close[0]}`?" if close else "declare it in a contract or remove the marker",
         ))

@@ -1,4 +1,4 @@
-"""Gate 9: references that name repo files point at files (and symbols) that exist, inside the repo.
+"""References that name repo files point at files (and symbols) that exist, inside the repo.
 
 A reference is treated as a repo path when it has no spaces or URL scheme and either contains a
 slash or ends in a source/data extension; ``path.py::name`` also checks the top-level symbol.
@@ -12,7 +12,13 @@ import re
 from pathlib import Path, PurePosixPath
 
 from pv.diagnostics import Diagnostic
-from pv.lint_context import LintContext
+from pv.lint_context import GateInfo, LintContext
+
+GATE = GateInfo(
+    name="references",
+    title="referenced repo files exist",
+    fails_when="a referenced repo path (or `path.py::symbol`) does not exist or leaves the repo",
+)
 
 _EXTENSIONS = (".py", ".yaml", ".yml", ".md", ".json", ".toml", ".txt", ".jsonl", ".tiktoken")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -34,7 +40,7 @@ def check(ctx: LintContext) -> list[Diagnostic]:
             problem = _problem(ctx.root, ref)
             if problem:
                 out.append(ctx.diag(lc, ["metadata", "references", i], problem,
-                                    hint="fix the path (repo-relative) or drop the reference", code="references"))
+                                    hint="fix the path (repo-relative) or drop the reference", code=GATE.name))
     return out
 
 

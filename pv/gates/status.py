@@ -1,4 +1,4 @@
-"""Gate 6: a contract's claimed status is backed by what the repo shows (rules: pv.requirements).
+"""A contract's claimed status is backed by what the repo shows (rules: pv.requirements).
 
 Static requirements (bindings, evidence folders) are errors. When a verdict ledger exists
 (``pv verify`` wrote one), a claimed status that the ledger does not support (failing, skipped,
@@ -11,8 +11,15 @@ from __future__ import annotations
 from pv.assessment import assess
 from pv.diagnostics import Diagnostic, Severity
 from pv.ledger import LedgerError
-from pv.lint_context import LintContext
+from pv.lint_context import GateInfo, LintContext
 from pv.requirements import ledger_requirements, static_requirements
+
+GATE = GateInfo(
+    name="status",
+    title="status consistent with bindings and evidence",
+    fails_when="the claimed status lacks what it requires (see `pv/requirements.py`)",
+)
+LEDGER_CODE = "status-ledger"  # the ledger half: warnings, since lint never runs tests
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:
@@ -26,7 +33,7 @@ def check(ctx: LintContext) -> list[Diagnostic]:
         status = contract.metadata.status
         for need in static_requirements(contract, status, ctx.ws):
             out.append(ctx.diag(lc, ["metadata", "status"], f"status {status.value} requires more: {need}",
-                                hint="bind the falsifiers / record evidence, or lower the status", code="status"))
+                                hint="bind the falsifiers / record evidence, or lower the status", code=GATE.name))
         if ledger is None:
             continue  # no ledger yet (or an unreadable one, reported below): nothing dynamic to compare against
         needs = ledger_requirements(assess(contract, ctx.ws, ledger), status, ctx.ws)
@@ -35,9 +42,9 @@ def check(ctx: LintContext) -> list[Diagnostic]:
             out.append(ctx.diag(lc, ["metadata", "status"],
                                 f"claimed status {status.value} exceeds what the ledger supports: {shown}",
                                 hint="run `pv verify`, fix the failures, or lower the status (`pv status` "
-                                     "shows what is missing)", code="status-ledger", severity=Severity.WARNING))
+                                     "shows what is missing)", code=LEDGER_CODE, severity=Severity.WARNING))
     if ledger_problem is not None and ctx.valid:
         lc = ctx.valid[0][0]
-        out.append(ctx.diag(lc, [], f"ledger not used: {ledger_problem}", code="status-ledger",
+        out.append(ctx.diag(lc, [], f"ledger not used: {ledger_problem}", code=LEDGER_CODE,
                             severity=Severity.WARNING))
     return out

@@ -1,4 +1,4 @@
-"""Gate 10: a ``verification_summary`` that states counts states the true ones.
+"""A ``verification_summary`` that states counts states the true ones.
 
 Hand-written summaries rot first; a stale "10/10 bound" is worse than none.
 """
@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from pv.binding import BindingKind, parse_binding
 from pv.diagnostics import Diagnostic
-from pv.lint_context import LintContext
+from pv.lint_context import GateInfo, LintContext
+
+GATE = GateInfo(
+    name="summary",
+    title="verification_summary counts are true",
+    fails_when="`verification_summary` counts disagree with the contract",
+)
 
 
 def check(ctx: LintContext) -> list[Diagnostic]:
@@ -23,5 +29,5 @@ def check(ctx: LintContext) -> list[Diagnostic]:
             if claimed is not None and claimed != actual:
                 message = f"{key} says {claimed}, the contract has {actual}"
                 out.append(ctx.diag(lc, ["verification_summary", key], message, hint=f"set {key}: {actual}",
-                                    code="summary"))
+                                    code=GATE.name))
     return out

@@ -1,7 +1,8 @@
 """Print a command's result in the format asked for: one ``render``, one view per result type.
 
 ``text`` is for people (rich), ``json`` for scripts, ``sarif`` for code-scanning UIs and
-``github`` for Actions annotations; each command offers the formats its result's view supports.
+``github`` for Actions annotations, ``markdown`` for documents; each command offers the formats its
+result's view supports.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pv.render import coverage, dashboard, lint, promote, validate, verify
+from pv.render import coverage, dashboard, gates, lint, promote, validate, verify
 from pv.render.github import annotations
 from pv.render.sarif import sarif_log
 from pv.render.text import console
 from pv.render.view import View
 
-VIEWS: dict[type, View] = {m.VIEW.result_type: m.VIEW for m in (validate, lint, verify, dashboard, promote, coverage)}
+VIEWS: dict[type, View] = {m.VIEW.result_type: m.VIEW for m in (validate, lint, gates, verify, dashboard,
+                                                                  promote, coverage)}
 
 
 def formats(result_type: type) -> tuple[str, ...]:
@@ -34,7 +36,7 @@ def render(result: Any, fmt: str, **options: Any) -> None:
 
 
 def dumps(result: Any, fmt: str) -> str:
-    """``result`` in a machine format (json, sarif, github) as a string; empty when there is nothing to say."""
+    """``result`` as json, sarif, github or markdown text; empty when there is nothing to say."""
     view = VIEWS[type(result)]
     if fmt == "json":
         return json.dumps(view.json(result), indent=2)
@@ -42,4 +44,6 @@ def dumps(result: Any, fmt: str) -> str:
         return sarif_log(view.sarif(result))
     if fmt == "github" and view.github is not None:
         return annotations(view.github(result))
+    if fmt == "markdown" and view.markdown is not None:
+        return view.markdown(result)
     raise ValueError(f"no {fmt} output for {type(result).__name__}")

@@ -19,8 +19,10 @@ class View:
     json: Callable[[Any], dict[str, Any]]
     sarif: Callable[[Any], SarifRun] | None = None
     github: Callable[[Any], list[Diagnostic]] | None = None  # one annotation per diagnostic
+    markdown: Callable[[Any], str] | None = None  # for documents
 
     @property
     def formats(self) -> tuple[str, ...]:
-        return ("text", "json", *(["sarif"] if self.sarif else []), *(["github"] if self.github else []))
+        optional = {"sarif": self.sarif, "github": self.github, "markdown": self.markdown}
+        return ("text", "json", *(fmt for fmt, how in optional.items() if how is not None))
 

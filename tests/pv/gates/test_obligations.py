@@ -1,0 +1,20 @@
+"""Gate obligations: each proof obligation applies to an equation the contract defines."""
+
+from __future__ import annotations
+
+from tests.pv.conftest import Repo
+from tests.pv.gates.conftest import gate, good
+
+
+def test_known_equation_passes(repo: Repo) -> None:
+    good(repo)
+    assert gate(repo, "obligations").passed
+
+
+def test_applies_to_unknown_equation(repo: Repo) -> None:
+    data = good(repo)
+    data["proof_obligations"][0]["applies_to"] = ["bund"]
+    repo.contract(data)
+    (diag,) = gate(repo, "obligations").diagnostics
+    assert diag.key_path == "proof_obligations[0].applies_to[0]"
+    assert diag.hint == "did you mean `bound`?"
