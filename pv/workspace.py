@@ -59,10 +59,6 @@ class Workspace:
         self.ledger_file = ledger_path(root, ledger_file if ledger_file is not None else Path(self.settings.ledger))
         self._loaded: dict[Path, LoadedContract] = {}
 
-    @classmethod
-    def discover(cls, start: Path | None = None, settings: Settings | None = None) -> Workspace:
-        return cls(find_root(start), settings)
-
     def display(self, path: Path) -> str:
         return display_path(path, self.root)
 

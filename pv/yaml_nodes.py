@@ -18,10 +18,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 try:
     _Loader: type = yaml.CSafeLoader
-    C_LOADER = True
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
-    C_LOADER = False
 
 MAX_DEPTH = 100
 MAX_NODES = 2_000_000
