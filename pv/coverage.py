@@ -78,7 +78,7 @@ def measure(ws: Workspace, loaded: list[LoadedContract], ledger: Ledger | None) 
     return report
 
 
-def gate(report: CoverageReport, *, floor: int, min_bound: float | None, min_passing: float | None) -> None:
+def check_thresholds(report: CoverageReport, *, floor: int, min_bound: float | None, min_passing: float | None) -> None:
     """Record every threshold the report misses in ``report.problems``."""
     t = report.total
     if report.invalid_files:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from pv.commands.common import UsageError, add_contract_paths, add_format, add_ledger, add_root, workspace
-from pv.coverage import CoverageReport, gate, measure, ratchet
+from pv.coverage import CoverageReport, check_thresholds, measure, ratchet
 from pv.ledger import LedgerError
 from pv.render import formats, render
 from pv.workspace import expand_paths
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     except LedgerError as exc:
         raise UsageError(str(exc)) from None
     report = measure(ws, ws.load(paths), ledger)
-    gate(report, floor=floor, min_bound=args.min_bound, min_passing=args.min_passing)
+    check_thresholds(report, floor=floor, min_bound=args.min_bound, min_passing=args.min_passing)
     if args.ratchet is not None:
         target = args.ratchet if args.ratchet.is_absolute() else Path.cwd() / args.ratchet
         ratchet(report, target, update=not args.no_update)

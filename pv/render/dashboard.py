@@ -31,17 +31,17 @@ def text(con: Console, board: Dashboard) -> None:
     for r in board.rows:
         if not r.claim_supported:
             con.print(f"[red]{escape(r.id)}[/red]: claimed {r.status} is not supported:")
-            con.print(escape(_short(r.claim_gaps)))
+            con.print(escape(_bullets(r.claim_gaps)))
         if r.next is None:
             continue
         if not r.next_needs:
             con.print(f"[green]{escape(r.id)}[/green]: ready for {r.next}: pv promote {escape(r.file)} --to {r.next}")
         else:
             con.print(f"{escape(r.id)}: {r.next} still needs:")
-            con.print(escape(_short(r.next_needs)))
+            con.print(escape(_bullets(r.next_needs)))
 
 
-def _short(items: list[str]) -> str:
+def _bullets(items: list[str]) -> str:
     shown = "\n".join(f"  - {i}" for i in items[:SHOWN_NEEDS])
     return shown + (f"\n  - … and {len(items) - SHOWN_NEEDS} more" if len(items) > SHOWN_NEEDS else "")
 
