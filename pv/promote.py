@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,8 +120,6 @@ def _change_text(current: Status, target: Status, ledger: Ledger | None, where: 
 
 
 def _validate_text(path: Path, text: str, shown: str) -> str | None:
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="pv-promote-") as tmp:
         probe = Path(tmp) / path.name
         probe.write_text(text, encoding="utf-8")
