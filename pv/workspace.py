@@ -55,7 +55,7 @@ class Workspace:
 
     def __init__(self, root: Path, settings: Settings | None = None, *, ledger_file: Path | None = None) -> None:
         self.root = root
-        self.settings = settings or Settings()
+        self.settings = settings or Settings()  # the one place a repository's own layout settings plug in
         self.ledger_file = ledger_path(root, ledger_file if ledger_file is not None else Path(self.settings.ledger))
         self._loaded: dict[Path, LoadedContract] = {}
 

@@ -82,7 +82,7 @@ def verdict_diagnostics(report: VerifyReport) -> list[Diagnostic]:
 
 
 def to_json(report: VerifyReport) -> dict[str, Any]:
-    payload: dict[str, Any] = {
+    return {
         "command": "verify",
         "ok": report.ok,
         "ledger": str(report.ledger_file) if report.ledger_file else None,
@@ -100,7 +100,6 @@ def to_json(report: VerifyReport) -> dict[str, Any]:
         } for c in report.contracts],
         "diagnostics": [d.model_dump(mode="json") for d in report.diagnostics],
     }
-    return payload
 
 
 _SARIF_KIND = {

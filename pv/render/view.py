@@ -25,4 +25,3 @@ class View:
     def formats(self) -> tuple[str, ...]:
         optional = {"sarif": self.sarif, "github": self.github, "markdown": self.markdown}
         return ("text", "json", *(fmt for fmt, how in optional.items() if how is not None))
-
