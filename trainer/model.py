@@ -8,9 +8,12 @@ returns hidden states; the loss (``trainer.loss``) applies the LM head in chunks
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from trainer.config import ModelConfig
 from trainer.loss import chunked_cross_entropy
@@ -108,8 +111,17 @@ class DecoderLayer(nn.Module):
         self.self_attn = Attention(cfg)
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
+        #: Recompute this layer's activations in the backward pass instead of keeping them.
+        self.checkpointed = False
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        # The checkpoint sits inside forward so that ``layer.compile()`` traces it too (compile
+        # wrapping checkpoint, the order torchtitan uses), and parameter names stay unchanged.
+        if self.checkpointed and torch.is_grad_enabled():
+            return checkpoint(self._block, x, cos, sin, use_reentrant=False)
+        return self._block(x, cos, sin)
+
+    def _block(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         x = x + self.self_attn(self.input_layernorm(x), cos, sin)
         return x + self.mlp(self.post_attention_layernorm(x))
 
@@ -133,6 +145,24 @@ class CausalLM(nn.Module):
         if cfg.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
         self.reset_parameters()
+
+    def set_activation_checkpointing(self, enabled: bool) -> None:
+        """Per decoder layer (non-reentrant ``torch.utils.checkpoint``): activation memory drops from
+        O(layers) full layer activations to one layer's plus each layer's input, for one extra
+        forward of every layer in the backward pass. Losses and gradients are unchanged."""
+        for layer in self.model.layers:
+            layer.checkpointed = enabled
+
+    def compile_layers(self, **options: Any) -> None:
+        """``torch.compile`` each decoder layer in place (one graph, reused by every layer).
+
+        In place (``nn.Module.compile``) rather than ``torch.compile(model)``, so parameter and
+        state-dict names stay those of HF and the ``.apr`` file, and DDP/FSDP wrap the same modules.
+        The embedding, the final norm and the chunked LM-head loss stay eager: the loss is a hand-written
+        autograd function whose chunk loop is already one large matmul per chunk.
+        """
+        for layer in self.model.layers:
+            layer.compile(**options)
 
     def reset_parameters(self, std: float = 0.02) -> None:
         for module in self.modules():
