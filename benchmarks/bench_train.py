@@ -1,15 +1,48 @@
-"""Training-step throughput and peak memory: ``apr pretrain``'s step vs transformers' Qwen2ForCausalLM.
+"""Training-step speed and peak memory: apr's step (eager, compiled, checkpointed) vs transformers' Qwen2ForCausalLM.
 
 Run by hand (not part of the test suite)::
 
-    python benchmarks/bench_train.py [--steps 6] [--warmup 2] [--json out.json]
+    python benchmarks/bench_train.py                                   # CPU: apr vs HF, the shape below
+    python benchmarks/bench_train.py --shape deep --variants apr,apr-compile,apr-ac   # CPU speed options
+    python benchmarks/bench_train.py --shape qwen2-0.5b --device cuda --dtype bf16 \\
+        --variants hf,apr,apr-compile,apr-compile-loss,apr-ac --isolate none          # one GPU (gpu_check.py)
 
-Both sides train the same config (vocab 151,936, hidden 128, 2 layers, 4 heads, 2 kv heads,
-batch 4 x seq 256) with torch AdamW, on the same random token batches, each in a fresh
-subprocess so one side's allocations cannot inflate the other's peak. Peak memory is the process's
-peak RSS minus its RSS right after building model + optimizer inputs (what the training step
-itself adds, plus optimizer state); the raw peak RSS is reported too. The targets are ratios
-measured in the same run: tokens/s >= 1.0x and peak memory <= 0.6x the transformers model.
+Variants (every one trains the same architecture on the same random token batches with the same
+optimizer, ``trainer.state.make_optimizer``'s AdamW: fused on CUDA, foreach on CPU):
+
+* ``hf``: transformers' ``Qwen2ForCausalLM`` (default attention) + full-logits fp32 cross-entropy;
+* ``apr``: ``trainer.model.CausalLM`` + the chunked LM-head loss, eager;
+* ``apr-compile``: every decoder layer ``torch.compile``d in place (what ``--compile`` does);
+* ``apr-compile-loss``: the same plus the chunked loss compiled separately;
+* ``apr-ac``: per-layer activation checkpointing (``--activation-checkpointing``);
+* ``apr-compile-ac``: both.
+
+Shapes: ``small`` (vocab 151,936, hidden 128, 2 layers, batch 4 x seq 256: the LM head dominates),
+``deep`` (vocab 8,192, hidden 256, 8 layers, batch 8 x seq 256: the decoder layers dominate, so the
+layer options show), ``qwen2-0.5b`` (the preset, batch 8 x seq 512; a GPU shape).
+
+``--dtype bf16`` is what ``apr pretrain`` does on CUDA: fp32 master weights under bf16 autocast.
+
+How peak memory is measured, and why:
+
+* ``--isolate subprocess`` (the default on CPU): each variant runs in a fresh process and its peak is
+  ``getrusage(RUSAGE_SELF).ru_maxrss`` (the kernel's high-water mark of resident memory) minus the
+  RSS right after the model, optimizer and batches were built: what the training step adds,
+  optimizer state included. tracemalloc would see only Python's allocator, not torch's C++ buffers,
+  and torch keeps no CPU peak statistic, so a fresh process per variant is the honest measure. For
+  compiled variants the peak also holds the compiler's own Python memory (compilation happens in
+  the first warm-up steps); the C++ compiler runs in child processes and is not counted.
+* ``--isolate none`` (one process, the variants one after another): on CUDA the peak is
+  ``torch.cuda.max_memory_allocated`` over the timed steps, reset per variant (weights, grads,
+  optimizer state and activations: what must fit on the card); on CPU no per-variant peak exists
+  in one process and none is reported.
+
+Step time is the median over the timed steps after ``--warmup`` untimed ones (compilation happens
+there), with a device synchronisation around each step on CUDA. TFLOP/s and MFU use
+``trainer.flops`` (model FLOPs: checkpointing's recomputation is not counted, so its MFU drops);
+MFU only on a CUDA device the peak table knows, or with ``--peak-tflops``. Results are ratios
+measured in the same run, never absolute targets: each variant is also printed as one
+``RESULT {json}`` line the moment it finishes, so a run cut short still leaves its numbers.
 """
 
 from __future__ import annotations
@@ -17,11 +50,17 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
-CONFIG = {
+if __package__ in (None, ""):  # run as a script from anywhere: make the repo importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SMALL = {
     "architecture": "qwen2",
     "vocab_size": 151_936,
     "hidden_size": 128,
@@ -35,7 +74,21 @@ CONFIG = {
     "tie_word_embeddings": True,
     "qkv_bias": True,
 }
-BATCH, SEQ = 4, 256
+DEEP = {**SMALL, "vocab_size": 8192, "hidden_size": 256, "num_layers": 8, "num_heads": 8, "num_kv_heads": 4,
+        "intermediate_size": 704}
+SHAPES: dict[str, tuple[dict[str, Any] | str, int, int]] = {
+    "small": (SMALL, 4, 256),
+    "deep": (DEEP, 8, 256),
+    "qwen2-0.5b": ("qwen2-0.5b", 8, 512),
+}
+VARIANTS = ("hf", "apr", "apr-compile", "apr-compile-loss", "apr-ac", "apr-compile-ac")
+
+
+def model_config(shape: str) -> Any:
+    from trainer.config import PRESETS, ModelConfig
+
+    cfg = SHAPES[shape][0]
+    return PRESETS[cfg] if isinstance(cfg, str) else ModelConfig(**cfg)
 
 
 def _rss_mb() -> float:
@@ -52,108 +105,208 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker(side: str, steps: int, warmup: int, threads: int | None) -> dict:
-    import time
-
+def _build(variant: str, cfg: Any, device: Any) -> tuple[Any, Any]:
+    """The model (on ``device``) and its loss function ``(batch) -> scalar``."""
     import torch
+
+    if variant == "hf":
+        import transformers
+
+        from trainer.config import config_to_hf
+
+        model = transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**config_to_hf(cfg))).to(device)
+
+        def hf_loss(b: torch.Tensor) -> torch.Tensor:
+            """The usual HF training loss: full logits, fp32 cross-entropy over the same targets as ours."""
+            logits = model(input_ids=b[:, :-1]).logits
+            return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), b[:, 1:].reshape(-1))
+
+        return model, hf_loss
+    from trainer.model import CausalLM
+
+    model = CausalLM(cfg).to(device)
+    if variant in ("apr-ac", "apr-compile-ac"):
+        model.set_activation_checkpointing(True)
+    if variant in ("apr-compile", "apr-compile-loss", "apr-compile-ac"):
+        model.compile_layers(include_loss=variant == "apr-compile-loss")
+    return model, lambda b: model.loss(b[:, :-1], b[:, 1:])
+
+
+def run_variant(variant: str, shape: str, device_name: str, dtype: str, steps: int, warmup: int,
+                threads: int | None, isolated: bool, peak_tflops: float | None) -> dict[str, Any]:
+    import torch
+
+    from trainer.flops import device_peak_tflops, flops_per_token, step_flops
+    from trainer.state import make_optimizer
 
     if threads:
         torch.set_num_threads(threads)
+    device = torch.device(device_name)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.cuda.empty_cache()
+    cfg, (_, batch, seq) = model_config(shape), SHAPES[shape]
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
-    batches = [torch.randint(0, CONFIG["vocab_size"], (BATCH, SEQ + 1), generator=gen) for _ in range(warmup + steps)]
-    if side == "apr":
-        from trainer.config import ModelConfig
-        from trainer.model import CausalLM
-
-        model = CausalLM(ModelConfig(**CONFIG))
-
-        def loss_fn(b: torch.Tensor) -> torch.Tensor:
-            return model.loss(b[:, :-1], b[:, 1:])
-    else:
-        import transformers
-
-        from trainer.config import ModelConfig, config_to_hf
-
-        hf_cfg = transformers.Qwen2Config(**config_to_hf(ModelConfig(**CONFIG)))
-        model = transformers.Qwen2ForCausalLM(hf_cfg)
-
-        def loss_fn(b: torch.Tensor) -> torch.Tensor:
-            return _hf_loss(model, b)
-
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+    batches = [torch.randint(0, cfg.vocab_size, (batch, seq + 1), generator=gen).to(device)
+               for _ in range(warmup + steps)]
+    model, loss_fn = _build(variant, cfg, device)
+    model.train()
+    opt = make_optimizer(model, 1e-4, 0.1, (0.9, 0.95))
     base_rss = _rss_mb()
-    times = []
+    base_cuda = torch.cuda.memory_allocated(device) if cuda else 0
+    times, warm, losses = [], [], []
     for i, b in enumerate(batches):
+        if cuda and i == warmup:
+            torch.cuda.reset_peak_memory_stats(device)
+        if cuda:
+            torch.cuda.synchronize(device)
         t0 = time.perf_counter()
-        loss = loss_fn(b)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=dtype == "bf16"):
+            loss = loss_fn(b)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+        if cuda:
+            torch.cuda.synchronize(device)
         dt = time.perf_counter() - t0
-        if i >= warmup:
-            times.append(dt)
-    times.sort()
-    median = times[len(times) // 2]
-    return {
-        "side": side,
-        "tokens_per_s": BATCH * SEQ / median,
+        losses.append(float(loss.detach()))
+        (times if i >= warmup else warm).append(dt)
+    median = statistics.median(times)
+    tokens = batch * seq
+    peak, peak_src = device_peak_tflops(device.type, peak_tflops)
+    fl = step_flops(flops_per_token(cfg, seq), tokens, median, peak_tflops=peak)
+    out: dict[str, Any] = {
+        "variant": variant,
+        "shape": shape,
+        "device": torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu",
+        "dtype": dtype,
+        "batch": batch,
+        "seq": seq,
+        "tokens_per_s": tokens / median,
         "step_s_median": median,
-        "peak_rss_mb": _peak_rss_mb(),
-        "base_rss_mb": base_rss,
-        "peak_delta_mb": _peak_rss_mb() - base_rss,
-        "last_loss": float(loss),
+        "step_s": times,
+        "warmup_step_s": warm,  # the first holds compilation for compiled variants
+        "flops_per_token": fl.flops_per_token,
+        "tflops": fl.tflops,
+        "mfu": fl.mfu,
+        "peak_tflops": peak,
+        "peak_tflops_source": peak_src,
+        "loss_first": losses[0],
+        "loss_last": losses[-1],
         "params": sum(p.numel() for p in model.parameters()),
         "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
     }
+    if cuda:
+        out["peak_mem_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        out["peak_delta_mb"] = (torch.cuda.max_memory_allocated(device) - base_cuda) / 2**20
+        out["memory_measure"] = "torch.cuda.max_memory_allocated over the timed steps"
+    elif isolated:
+        out["peak_mem_mb"] = _peak_rss_mb()
+        out["peak_delta_mb"] = _peak_rss_mb() - base_rss
+        out["memory_measure"] = "ru_maxrss of a fresh process, minus RSS after setup"
+    else:
+        out["peak_mem_mb"] = out["peak_delta_mb"] = None
+        out["memory_measure"] = "none: CPU variants sharing one process have no per-variant peak"
+    del model, opt, batches
+    if cuda:
+        torch.cuda.empty_cache()
+    return out
 
 
-def _hf_loss(model, b):
-    """The usual HF training loss: full logits, fp32 cross-entropy over the same targets as ours."""
-    import torch
+def ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Every variant against the references present (``apr`` and ``hf``): speed up is > 1, memory down is < 1."""
+    out: dict[str, dict[str, float | None]] = {}
+    for ref in ("apr", "hf"):
+        if ref not in results:
+            continue
+        r = results[ref]
+        for name, v in results.items():
+            if name == ref or (ref == "hf" and name != "apr" and "apr" in results):
+                continue
+            mem = (v["peak_delta_mb"] / r["peak_delta_mb"]) if v.get("peak_delta_mb") and r.get("peak_delta_mb") \
+                else None
+            out[f"{name}/{ref}"] = {
+                "tokens_per_s_ratio": v["tokens_per_s"] / r["tokens_per_s"],
+                "step_time_ratio": v["step_s_median"] / r["step_s_median"],
+                "peak_delta_mem_ratio": mem,
+                "peak_mem_ratio": (v["peak_mem_mb"] / r["peak_mem_mb"]) if v.get("peak_mem_mb") and r.get(
+                    "peak_mem_mb") else None,
+            }
+    return out
 
-    logits = model(input_ids=b[:, :-1]).logits
-    return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), b[:, 1:].reshape(-1))
 
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=6)
-    ap.add_argument("--warmup", type=int, default=2)
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="small")
+    ap.add_argument("--variants", default="hf,apr", help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: fp32 weights under bf16 autocast (apr pretrain on CUDA)")
+    ap.add_argument("--steps", type=int, default=6, help="timed steps per variant")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (compilation happens here)")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="with --isolate subprocess: interleaved rounds; the faster run of each variant is kept")
+    ap.add_argument("--isolate", choices=["subprocess", "none"], default=None,
+                    help="a fresh process per variant (CPU default: honest peak RSS) or one process (CUDA default)")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--json", type=Path, help="also write the results here")
-    ap.add_argument("--worker", choices=["apr", "hf"], help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    ap.add_argument("--peak-tflops", type=float, default=None, help="override the device's dense bf16 peak (MFU)")
+    ap.add_argument("--json", type=Path, help="also write the report here")
+    ap.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        ap.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
+    isolate = args.isolate or ("none" if args.device.startswith("cuda") else "subprocess")
+    common = (args.shape, args.device, args.dtype, args.steps, args.warmup, args.threads)
     if args.worker:
-        print(json.dumps(worker(args.worker, args.steps, args.warmup, args.threads)))
+        print(json.dumps(run_variant(args.worker, *common, isolated=True, peak_tflops=args.peak_tflops)))
         return 0
-    results = {}
-    for side in ("hf", "apr", "hf", "apr"):  # interleaved twice; the better of each is kept
-        cmd = [sys.executable, __file__, "--worker", side, "--steps", str(args.steps), "--warmup", str(args.warmup)]
-        if args.threads:
-            cmd += ["--threads", str(args.threads)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        prev = results.get(side)
+    results: dict[str, dict[str, Any]] = {}
+    order = variants * args.rounds if isolate == "subprocess" else variants
+    for variant in order:
+        t0 = time.perf_counter()
+        if isolate == "subprocess":
+            cmd = [sys.executable, __file__, "--worker", variant, "--shape", args.shape, "--device", args.device,
+                   "--dtype", args.dtype, "--steps", str(args.steps), "--warmup", str(args.warmup)]
+            cmd += ["--threads", str(args.threads)] if args.threads else []
+            cmd += ["--peak-tflops", str(args.peak_tflops)] if args.peak_tflops else []
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                print(proc.stdout + proc.stderr, file=sys.stderr)
+                raise SystemExit(f"bench_train: variant {variant} failed (exit {proc.returncode})")
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+        else:
+            r = run_variant(variant, *common, isolated=False, peak_tflops=args.peak_tflops)
+        r["wall_s"] = time.perf_counter() - t0  # build + warm-up (compilation) + timed steps
+        print("RESULT " + json.dumps({k: v for k, v in r.items() if k != "step_s"}), flush=True)
+        prev = results.get(variant)
         if prev is None or r["tokens_per_s"] > prev["tokens_per_s"]:
-            r["peak_delta_mb"] = min(r["peak_delta_mb"], prev["peak_delta_mb"]) if prev else r["peak_delta_mb"]
-            results[side] = r
-    ratios = {
-        "tokens_per_s_ratio": results["apr"]["tokens_per_s"] / results["hf"]["tokens_per_s"],
-        "peak_delta_mem_ratio": results["apr"]["peak_delta_mb"] / results["hf"]["peak_delta_mb"],
-        "peak_rss_ratio": results["apr"]["peak_rss_mb"] / results["hf"]["peak_rss_mb"],
-    }
+            if prev is not None and prev.get("peak_delta_mb") is not None and r.get("peak_delta_mb") is not None:
+                r["peak_delta_mb"] = min(r["peak_delta_mb"], prev["peak_delta_mb"])
+            results[variant] = r
+    cfg = model_config(args.shape)
     report = {
-        "config": CONFIG,
-        "batch": BATCH,
-        "seq": SEQ,
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "shape": args.shape,
+        "config": cfg.model_dump(),
+        "batch": SHAPES[args.shape][1],
+        "seq": SHAPES[args.shape][2],
+        "device": args.device,
+        "dtype": args.dtype,
+        "isolate": isolate,
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "results": results,
-        "ratios": ratios,
-        "targets": {"tokens_per_s_ratio": ">= 1.0", "peak_delta_mem_ratio": "<= 0.6"},
+        "ratios": ratios(results),
+        "targets": {"apr/hf tokens_per_s_ratio": ">= 1.0", "apr/hf peak_delta_mem_ratio": "<= 0.6"},
     }
     print(json.dumps(report, indent=2))
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 

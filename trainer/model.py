@@ -144,6 +144,7 @@ class CausalLM(nn.Module):
         self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         if cfg.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
+        self._cross_entropy = chunked_cross_entropy
         self.reset_parameters()
 
     def set_activation_checkpointing(self, enabled: bool) -> None:
@@ -153,16 +154,19 @@ class CausalLM(nn.Module):
         for layer in self.model.layers:
             layer.checkpointed = enabled
 
-    def compile_layers(self, **options: Any) -> None:
+    def compile_layers(self, *, include_loss: bool = False, **options: Any) -> None:
         """``torch.compile`` each decoder layer in place (one graph, reused by every layer).
 
         In place (``nn.Module.compile``) rather than ``torch.compile(model)``, so parameter and
         state-dict names stay those of HF and the ``.apr`` file, and DDP/FSDP wrap the same modules.
-        The embedding, the final norm and the chunked LM-head loss stay eager: the loss is a hand-written
-        autograd function whose chunk loop is already one large matmul per chunk.
+        The chunked LM-head loss stays eager unless ``include_loss``: it is a hand-written autograd
+        function, one large matmul per chunk, and compiling it separately measured no faster on CPU
+        (``benchmarks/bench_train.py`` variant ``apr-compile-loss`` measures it on a GPU).
         """
         for layer in self.model.layers:
             layer.compile(**options)
+        if include_loss:
+            self._cross_entropy = torch.compile(chunked_cross_entropy, **options)
 
     def reset_parameters(self, std: float = 0.02) -> None:
         for module in self.modules():
@@ -191,7 +195,7 @@ class CausalLM(nn.Module):
 
     def loss(self, input_ids: torch.Tensor, targets: torch.Tensor, chunk_tokens: int | None = None) -> torch.Tensor:
         hidden = self(input_ids)
-        return chunked_cross_entropy(hidden, self.lm_head.weight, targets, chunk_tokens=chunk_tokens)
+        return self._cross_entropy(hidden, self.lm_head.weight, targets, chunk_tokens=chunk_tokens)
 
     def checkpoint_tensors(self) -> dict[str, torch.Tensor]:
         """The distinct tensors a checkpoint stores (a tied lm_head is not stored twice)."""
