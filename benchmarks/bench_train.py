@@ -19,7 +19,8 @@ optimizer, ``trainer.state.make_optimizer``'s AdamW: fused on CUDA, foreach on C
 
 Shapes: ``small`` (vocab 151,936, hidden 128, 2 layers, batch 4 x seq 256: the LM head dominates),
 ``deep`` (vocab 8,192, hidden 256, 8 layers, batch 8 x seq 256: the decoder layers dominate, so the
-layer options show), ``qwen2-0.5b`` (the preset, batch 8 x seq 512; a GPU shape).
+layer options show), ``qwen2-0.5b`` (the preset, batch 8 x seq 512; a GPU shape), ``tiny`` (the
+test-tiny preset, batch 4 x seq 32: a smoke run of this script, no meaningful numbers).
 
 ``--dtype bf16`` is what ``apr pretrain`` does on CUDA: fp32 master weights under bf16 autocast.
 
@@ -80,6 +81,7 @@ SHAPES: dict[str, tuple[dict[str, Any] | str, int, int]] = {
     "small": (SMALL, 4, 256),
     "deep": (DEEP, 8, 256),
     "qwen2-0.5b": ("qwen2-0.5b", 8, 512),
+    "tiny": ("test-tiny", 4, 32),  # seconds on any CPU: exercises this script (gpu_check --simulate-cpu)
 }
 VARIANTS = ("hf", "apr", "apr-compile", "apr-compile-loss", "apr-ac", "apr-compile-ac")
 
@@ -238,7 +240,7 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | No
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shape", choices=sorted(SHAPES), default="small")
@@ -256,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peak-tflops", type=float, default=None, help="override the device's dense bf16 peak (MFU)")
     ap.add_argument("--json", type=Path, help="also write the report here")
     ap.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
