@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from trainer.config import PRESETS
-from trainer.flops import flops_per_token, non_embedding_params, peak_bf16_tflops, step_flops
+from trainer.flops import device_peak_tflops, flops_per_token, non_embedding_params, peak_bf16_tflops, step_flops
 from trainer.model import CausalLM
 
 # Qwen2-0.5B's published config.json: d=896, 24 layers, 14 query heads of 64, 2 kv heads, MLP 4864,
@@ -104,3 +104,13 @@ def test_step_flops_is_per_device_and_mfu_needs_a_peak() -> None:
     assert step_flops(f, tokens=4096, seconds=0.1).mfu is None
     with pytest.raises(ValueError):
         step_flops(f, tokens=1, seconds=0.0)
+
+
+def test_device_peak_comes_from_the_override_or_the_table_never_a_guess() -> None:
+    assert device_peak_tflops("cpu") == (None, "no peak for device type 'cpu'")
+    assert device_peak_tflops("cpu", override=500.0) == (500.0, "--peak-tflops")
+    if not torch.cuda.is_available():
+        return
+    name = torch.cuda.get_device_name()
+    peak, source = device_peak_tflops("cuda")
+    assert peak == peak_bf16_tflops(name) and name in source
