@@ -78,7 +78,7 @@ CUDA_ERRORS = re.compile(r"CUDA out of memory|OutOfMemoryError|illegal memory ac
 
 def apr_cmd(*args: str) -> list[str]:
     """``apr ARGS`` as a module run, so no console script needs installing on the device."""
-    return [sys.executable, "-m", "trainer.apr_cli", *args]
+    return [sys.executable, "-m", "apr", *args]
 
 
 @dataclass

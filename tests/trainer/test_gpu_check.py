@@ -59,13 +59,13 @@ def test_dry_run_plan_is_well_formed(tmp_path: Path) -> None:
     assert [s["name"] for s in doc["stages"]] == ["cuda-tests", "initft-data", "initft-init", "initft-live", "bench"]
     assert doc["budget_s"] < 8 * 60
     assert all(0 < s["budget_s"] <= doc["budget_s"] for s in doc["stages"])
-    from trainer.apr_cli import build_parser
+    from apr.cli import build_parser
 
     bench_parser = _load("bench_train").build_parser()
     for stage in doc["stages"]:
         for cmd in stage["commands"]:
             assert cmd[0] == sys.executable and all(isinstance(c, str) for c in cmd)
-            if cmd[1:3] == ["-m", "trainer.apr_cli"]:
+            if cmd[1:3] == ["-m", "apr"]:
                 build_parser().parse_args(cmd[3:])  # SystemExit on any flag the CLI does not take
             elif cmd[1].endswith("bench_train.py"):
                 bench_parser.parse_args(cmd[2:])
