@@ -134,87 +134,128 @@ def _build(variant: str, cfg: Any, device: Any) -> tuple[Any, Any]:
     return model, lambda b: model.loss(b[:, :-1], b[:, 1:])
 
 
-def run_variant(variant: str, shape: str, device_name: str, dtype: str, steps: int, warmup: int,
-                threads: int | None, isolated: bool, peak_tflops: float | None) -> dict[str, Any]:
-    import torch
+class VariantRun:
+    """One variant's model, optimizer and batches, stepped one optimizer update at a time."""
 
-    from trainer.flops import device_peak_tflops, flops_per_token, step_flops
-    from trainer.state import make_optimizer
+    def __init__(self, variant: str, shape: str, device_name: str, dtype: str, steps: int, warmup: int) -> None:
+        import torch
 
-    if threads:
-        torch.set_num_threads(threads)
-    device = torch.device(device_name)
-    cuda = device.type == "cuda"
-    if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.cuda.empty_cache()
-    cfg, (_, batch, seq) = model_config(shape), SHAPES[shape]
-    torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(1)
-    batches = [torch.randint(0, cfg.vocab_size, (batch, seq + 1), generator=gen).to(device)
-               for _ in range(warmup + steps)]
-    model, loss_fn = _build(variant, cfg, device)
-    model.train()
-    opt = make_optimizer(model, 1e-4, 0.1, (0.9, 0.95))
-    base_rss = _rss_mb()
-    base_cuda = torch.cuda.memory_allocated(device) if cuda else 0
-    times, warm, losses = [], [], []
-    for i, b in enumerate(batches):
-        if cuda and i == warmup:
-            torch.cuda.reset_peak_memory_stats(device)
-        if cuda:
-            torch.cuda.synchronize(device)
+        from trainer.state import make_optimizer
+
+        self.variant, self.shape, self.dtype, self.warmup = variant, shape, dtype, warmup
+        self.device = torch.device(device_name)
+        self.cuda = self.device.type == "cuda"
+        if self.cuda:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.cuda.empty_cache()
+        self.cfg, (_, self.batch, self.seq) = model_config(shape), SHAPES[shape]
+        torch.manual_seed(0)
+        gen = torch.Generator().manual_seed(1)
+        self.batches = [torch.randint(0, self.cfg.vocab_size, (self.batch, self.seq + 1), generator=gen).to(self.device)
+                        for _ in range(warmup + steps)]
+        self.model, self.loss_fn = _build(variant, self.cfg, self.device)
+        self.model.train()
+        self.opt = make_optimizer(self.model, 1e-4, 0.1, (0.9, 0.95))
+        self.base_rss = _rss_mb()
+        self.base_cuda = torch.cuda.memory_allocated(self.device) if self.cuda else 0
+        self.times: list[float] = []
+        self.warm: list[float] = []
+        self.losses: list[float] = []
+
+    def step(self, i: int) -> None:
+        import torch
+
+        if self.cuda and i == self.warmup:
+            torch.cuda.reset_peak_memory_stats(self.device)
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
         t0 = time.perf_counter()
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=dtype == "bf16"):
-            loss = loss_fn(b)
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.dtype == "bf16"):
+            loss = self.loss_fn(self.batches[i])
         loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if cuda:
-            torch.cuda.synchronize(device)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
         dt = time.perf_counter() - t0
-        losses.append(float(loss.detach()))
-        (times if i >= warmup else warm).append(dt)
-    median = statistics.median(times)
-    tokens = batch * seq
-    peak, peak_src = device_peak_tflops(device.type, peak_tflops)
-    fl = step_flops(flops_per_token(cfg, seq), tokens, median, peak_tflops=peak)
-    out: dict[str, Any] = {
-        "variant": variant,
-        "shape": shape,
-        "device": torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu",
-        "dtype": dtype,
-        "batch": batch,
-        "seq": seq,
-        "tokens_per_s": tokens / median,
-        "step_s_median": median,
-        "step_s": times,
-        "warmup_step_s": warm,  # the first holds compilation for compiled variants
-        "flops_per_token": fl.flops_per_token,
-        "tflops": fl.tflops,
-        "mfu": fl.mfu,
-        "peak_tflops": peak,
-        "peak_tflops_source": peak_src,
-        "loss_first": losses[0],
-        "loss_last": losses[-1],
-        "params": sum(p.numel() for p in model.parameters()),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-    }
-    if cuda:
-        out["peak_mem_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-        out["peak_delta_mb"] = (torch.cuda.max_memory_allocated(device) - base_cuda) / 2**20
-        out["memory_measure"] = "torch.cuda.max_memory_allocated over the timed steps"
-    elif isolated:
-        out["peak_mem_mb"] = _peak_rss_mb()
-        out["peak_delta_mb"] = _peak_rss_mb() - base_rss
-        out["memory_measure"] = "ru_maxrss of a fresh process, minus RSS after setup"
-    else:
-        out["peak_mem_mb"] = out["peak_delta_mb"] = None
-        out["memory_measure"] = "none: CPU variants sharing one process have no per-variant peak"
-    del model, opt, batches
-    if cuda:
-        torch.cuda.empty_cache()
+        self.losses.append(float(loss.detach()))
+        (self.times if i >= self.warmup else self.warm).append(dt)
+
+    def result(self, memory: str, peak_tflops: float | None) -> dict[str, Any]:
+        """``memory`` is how the variant ran (subprocess, none, interleave): it decides which peak exists."""
+        import torch
+
+        from trainer.flops import device_peak_tflops, flops_per_token, step_flops
+
+        median = statistics.median(self.times)
+        tokens = self.batch * self.seq
+        peak, peak_src = device_peak_tflops(self.device.type, peak_tflops)
+        fl = step_flops(flops_per_token(self.cfg, self.seq), tokens, median, peak_tflops=peak)
+        out: dict[str, Any] = {
+            "variant": self.variant,
+            "shape": self.shape,
+            "device": torch.cuda.get_device_name(self.device) if self.cuda else platform.processor() or "cpu",
+            "dtype": self.dtype,
+            "batch": self.batch,
+            "seq": self.seq,
+            "tokens_per_s": tokens / median,
+            "step_s_median": median,
+            "step_s": self.times,
+            "warmup_step_s": self.warm,  # the first holds compilation for compiled variants
+            "flops_per_token": fl.flops_per_token,
+            "tflops": fl.tflops,
+            "mfu": fl.mfu,
+            "peak_tflops": peak,
+            "peak_tflops_source": peak_src,
+            "loss_first": self.losses[0],
+            "loss_last": self.losses[-1],
+            "params": sum(p.numel() for p in self.model.parameters()),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "peak_mem_mb": None,
+            "peak_delta_mb": None,
+        }
+        if self.cuda and memory == "none":
+            out["peak_mem_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
+            out["peak_delta_mb"] = (torch.cuda.max_memory_allocated(self.device) - self.base_cuda) / 2**20
+            out["memory_measure"] = "torch.cuda.max_memory_allocated over the timed steps"
+        elif memory == "subprocess" and not self.cuda:
+            out["peak_mem_mb"] = _peak_rss_mb()
+            out["peak_delta_mb"] = _peak_rss_mb() - self.base_rss
+            out["memory_measure"] = "ru_maxrss of a fresh process, minus RSS after setup"
+        else:
+            out["memory_measure"] = f"none: variants sharing one process ({memory}) have no per-variant peak"
+        return out
+
+    def close(self) -> None:
+        import torch
+
+        del self.model, self.opt, self.batches, self.loss_fn
+        if self.cuda:
+            torch.cuda.empty_cache()
+
+
+def run_sequential(variant: str, args: argparse.Namespace, memory: str) -> dict[str, Any]:
+    run = VariantRun(variant, args.shape, args.device, args.dtype, args.steps, args.warmup)
+    for i in range(len(run.batches)):
+        run.step(i)
+    out = run.result(memory, args.peak_tflops)
+    run.close()
+    return out
+
+
+def run_interleaved(variants: list[str], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Every variant built in one process, then stepped round-robin: A B C A B C ... so a change in
+    machine load hits every variant alike, and ``paired_step_ratio`` compares the same moments."""
+    runs = [VariantRun(v, args.shape, args.device, args.dtype, args.steps, args.warmup) for v in variants]
+    for i in range(args.warmup + args.steps):
+        for run in runs:
+            run.step(i)
+    out = {run.variant: run.result("interleave", args.peak_tflops) for run in runs}
+    ref = out.get("apr") or out[variants[0]]
+    for r in out.values():
+        r["paired_step_ratio_vs_" + ref["variant"]] = statistics.median(
+            a / b for a, b in zip(r["step_s"], ref["step_s"], strict=True))
     return out
 
 
@@ -236,6 +277,7 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | No
                 "peak_delta_mem_ratio": mem,
                 "peak_mem_ratio": (v["peak_mem_mb"] / r["peak_mem_mb"]) if v.get("peak_mem_mb") and r.get(
                     "peak_mem_mb") else None,
+                "paired_step_ratio": v.get(f"paired_step_ratio_vs_{ref}"),  # --isolate interleave only
             }
     return out
 
@@ -252,8 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (compilation happens here)")
     ap.add_argument("--rounds", type=int, default=2,
                     help="with --isolate subprocess: interleaved rounds; the faster run of each variant is kept")
-    ap.add_argument("--isolate", choices=["subprocess", "none"], default=None,
-                    help="a fresh process per variant (CPU default: honest peak RSS) or one process (CUDA default)")
+    ap.add_argument("--isolate", choices=["subprocess", "none", "interleave"], default=None,
+                    help="subprocess: a fresh process per variant (CPU default: honest peak RSS); none: one process, "
+                    "variants in turn (CUDA default: per-variant CUDA peak); interleave: one process, steps "
+                    "round-robin across variants (time ratios robust to load drift; no memory)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--peak-tflops", type=float, default=None, help="override the device's dense bf16 peak (MFU)")
     ap.add_argument("--json", type=Path, help="also write the report here")
@@ -269,13 +313,19 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not variants:
         ap.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     isolate = args.isolate or ("none" if args.device.startswith("cuda") else "subprocess")
-    common = (args.shape, args.device, args.dtype, args.steps, args.warmup, args.threads)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.worker:
-        print(json.dumps(run_variant(args.worker, *common, isolated=True, peak_tflops=args.peak_tflops)))
+        print(json.dumps(run_sequential(args.worker, args, "subprocess")))
         return 0
     results: dict[str, dict[str, Any]] = {}
-    order = variants * args.rounds if isolate == "subprocess" else variants
-    for variant in order:
+    if isolate == "interleave":
+        results = run_interleaved(variants, args)
+        for r in results.values():
+            print("RESULT " + json.dumps(r), flush=True)
+    for variant in (variants * args.rounds if isolate == "subprocess" else variants if isolate == "none" else []):
         t0 = time.perf_counter()
         if isolate == "subprocess":
             cmd = [sys.executable, __file__, "--worker", variant, "--shape", args.shape, "--device", args.device,
@@ -288,9 +338,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"bench_train: variant {variant} failed (exit {proc.returncode})")
             r = json.loads(proc.stdout.strip().splitlines()[-1])
         else:
-            r = run_variant(variant, *common, isolated=False, peak_tflops=args.peak_tflops)
+            r = run_sequential(variant, args, "none")
         r["wall_s"] = time.perf_counter() - t0  # build + warm-up (compilation) + timed steps
-        print("RESULT " + json.dumps({k: v for k, v in r.items() if k != "step_s"}), flush=True)
+        print("RESULT " + json.dumps(r), flush=True)
         prev = results.get(variant)
         if prev is None or r["tokens_per_s"] > prev["tokens_per_s"]:
             if prev is not None and prev.get("peak_delta_mb") is not None and r.get("peak_delta_mb") is not None:

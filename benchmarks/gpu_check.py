@@ -468,7 +468,7 @@ def write_readme(out: Path, report: dict[str, Any]) -> None:
             mfu = f"{r['mfu']:.1%}" if r.get("mfu") is not None else "n/a"
             peak = f"{r['peak_mem_mb']:.0f}" if r.get("peak_mem_mb") is not None else "n/a"
             lines.append(f"| {v} | {r['tokens_per_s']:,.0f} | {r['step_s_median']:.4f} | {r['tflops']:.3g} | {mfu} "
-                         f"| {peak} | {r['wall_s']:.1f} |")
+                         f"| {peak} | {r.get('wall_s') or float('nan'):.1f} |")
     live = stages.get("initft-live", {}).get("data", {})
     if live.get("checks"):
         lines += ["", "Init-finetune LIVE command (short schedule; substitutions in report.json):", ""]
