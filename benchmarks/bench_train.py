@@ -8,7 +8,7 @@ Run by hand (not part of the test suite)::
         --variants hf,apr,apr-compile,apr-compile-loss,apr-ac --isolate none          # one GPU (gpu_check.py)
 
 Variants (every one trains the same architecture on the same random token batches with the same
-optimizer, ``trainer.state.make_optimizer``'s AdamW: fused on CUDA, foreach on CPU):
+optimizer, ``trainer.optim.make_optimizer``'s AdamW: fused on CUDA, foreach on CPU):
 
 * ``hf``: transformers' ``Qwen2ForCausalLM`` (default attention) + full-logits fp32 cross-entropy;
 * ``apr``: ``trainer.model.CausalLM`` + the chunked LM-head loss, eager;
@@ -140,7 +140,7 @@ class VariantRun:
     def __init__(self, variant: str, shape: str, device_name: str, dtype: str, steps: int, warmup: int) -> None:
         import torch
 
-        from trainer.state import make_optimizer
+        from trainer.optim import make_optimizer
 
         self.variant, self.shape, self.dtype, self.warmup = variant, shape, dtype, warmup
         self.device = torch.device(device_name)

@@ -81,6 +81,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--save-every", type=int, help="write resume state to OUT/resume/ every K steps")
     d.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="continue from RUN_DIR's latest resume state (same command otherwise)")
+    s = p.add_argument_group("speed and memory (none changes the result beyond float rounding)")
+    s.add_argument("--grad-accum", type=int, metavar="K",
+                   help="split each rank's --batch-size sequences into K equal micro-batches per optimizer step: "
+                   "the same update with 1/K of the activation memory (default 1)")
+    s.add_argument("--activation-checkpointing", action="store_true", default=None,
+                   help="recompute each decoder layer's activations in the backward pass: less memory, "
+                   "about one more forward of compute")
+    s.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile every decoder layer (the first steps are slow while it compiles)")
+    s.add_argument("--peak-tflops", type=float,
+                   help="the device's dense bf16 peak, for MFU; default: a table of known GPUs (no MFU on CPU or "
+                   "an unknown GPU)")
     p.set_defaults(func=_pretrain)
 
     i = subparsers.add_parser("inspect", help="print an .apr checkpoint's header, metadata and tensor table")

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 from trainer.config import ModelConfig
 
+FLOPS_FORMULA = "6*N + 12*L*H*Q*T + 6*V*d (N non-embedding params; PaLM appendix B, no causal discount)"
+
 #: Dense (no 2:4 sparsity) bf16 tensor-core peaks in TFLOP/s, from the vendors' datasheets, matched
 #: against the upper-cased CUDA device name in order. A pattern that matches with ``None`` means "a
 #: known name whose peak we do not state" (H100/H200 NVL, RTX 4090 D): no MFU rather than a wrong one.

@@ -26,6 +26,7 @@ from trainer import distributed
 from trainer.data import TrainSampler
 from trainer.distributed import DistContext
 from trainer.errors import RunStopped
+from trainer.flops import device_peak_tflops, flops_per_token
 from trainer.init_load import build_model
 from trainer.inputs import check_inputs
 from trainer.optim import make_optimizer, make_scheduler
@@ -95,6 +96,11 @@ def setup(cfg: RunConfig, *, dist: DistContext | None = None, stream: TextIO | N
     seed_everything(cfg.seed)
     lm, init_report = build_model(inputs.model_cfg, cfg.init)
     lm.to(device).train()
+    lm.set_activation_checkpointing(cfg.activation_checkpointing)
+    if cfg.compile:
+        lm.compile_layers()  # in place and before wrapping: names, DDP buckets and FSDP units stay the same
+    if device.type == "cuda":  # TF32 for the fp32 matmuls left outside bf16 autocast
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     model = parallelize(lm, ctx, "fsdp" if cfg.fsdp else "ddp", device)  # before the optimizer (FSDP)
     optimizer = make_optimizer(lm, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2))
     scheduler = make_scheduler(optimizer, warmup=cfg.warmup, total=cfg.steps, min_ratio=cfg.min_lr_ratio)
@@ -109,9 +115,11 @@ def setup(cfg: RunConfig, *, dist: DistContext | None = None, stream: TextIO | N
     # The global eval set (same windows whatever the world size), split disjointly over ranks.
     val_ids = list(inputs.shards.val_ids())[: cfg.eval_batches * cfg.batch_size * ctx.world_size]
     reporter = Reporter(cfg.out, ctx.is_main, cfg.steps, cfg.progress, stream, append=resumed is not None)
+    peak, peak_source = device_peak_tflops(device.type, cfg.peak_tflops)
     run = Run(cfg, ctx, device, inputs, model, optimizer, scheduler, sampler, reporter,
               val_ids=distributed.rank_slice(val_ids, ctx), eval_windows=len(val_ids),
-              init_report=init_report, started=started)
+              init_report=init_report, started=started, flops=flops_per_token(lm.cfg, cfg.seq_len),
+              peak_tflops=peak, peak_tflops_source=peak_source)
     reporter.line(
         f"apr pretrain: mode={cfg.mode} arch={lm.cfg.architecture} params={lm.param_count():,} "
         f"vocab={lm.cfg.vocab_size:,} tokenizer_vocab={inputs.tokenizer_vocab:,} device={device} "

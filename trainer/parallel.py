@@ -13,6 +13,7 @@ loss over the global batch (up to float summation order).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -91,6 +92,13 @@ class ParallelModel:
 
     def loss(self, input_ids: torch.Tensor, targets: torch.Tensor, chunk_tokens: int | None = None) -> torch.Tensor:
         return self.module(input_ids, targets, chunk_tokens)
+
+    def gradient_sync(self, last_micro_batch: bool) -> AbstractContextManager[object]:
+        """Around one micro-batch's forward and backward: DDP skips its gradient all-reduce until the
+        last micro-batch of a step (``no_sync``). FSDP2 and a single process need nothing."""
+        if self.strategy == "ddp" and not last_micro_batch:
+            return self.module.no_sync()  # type: ignore[operator]
+        return nullcontext()
 
     def full_state_dict(self) -> dict[str, torch.Tensor]:
         """Full fp32 CPU tensors named as ``CausalLM.checkpoint_tensors``.

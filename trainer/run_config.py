@@ -41,6 +41,12 @@ class RunConfig(BaseModel):
     dist_timeout_s: float = Field(default=600.0, gt=0, description="timeout of every collective, seconds")
     save_every: int | None = Field(default=None, gt=0, description="write resume state every K steps")
     resume: Path | None = Field(default=None, description="run dir whose latest resume state to continue from")
+    # Speed and memory (trainer/step.py, trainer/model.py, trainer/flops.py). None of them changes the
+    # trajectory beyond float rounding, so a resume may change them (e.g. more --grad-accum after an OOM).
+    grad_accum: int = Field(default=1, gt=0, description="micro-batches per optimizer step, batch_size/K each")
+    activation_checkpointing: bool = Field(default=False, description="recompute each layer's activations")
+    compile: bool = Field(default=False, description="torch.compile every decoder layer")
+    peak_tflops: float | None = Field(default=None, gt=0, description="dense bf16 peak for MFU (else the table)")
 
     @model_validator(mode="after")
     def _mode_matches_init(self) -> RunConfig:
@@ -50,4 +56,9 @@ class RunConfig(BaseModel):
             raise ValueError("--mode from-scratch does not take --init; use --mode from-init")
         if self.init is not None and self.model_config_name is not None:
             raise ValueError("--model-config conflicts with --init: the architecture comes from the init checkpoint")
+        if self.batch_size % self.grad_accum:
+            raise ValueError(
+                f"--batch-size {self.batch_size} is not divisible by --grad-accum {self.grad_accum}: each optimizer "
+                "step takes --batch-size sequences per rank in --grad-accum equal micro-batches"
+            )
         return self

@@ -36,17 +36,33 @@ def next_batch(run: Run) -> torch.Tensor:
     return torch.from_numpy(batch).to(run.device, non_blocking=True)
 
 
-def forward_backward(run: Run, tokens: torch.Tensor) -> float:
-    """Loss and gradients of one batch of windows; returns the loss averaged over ranks.
+def micro_batches(tokens: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
+    """``tokens`` ``[B, T+1]`` as ``k`` equal micro-batches of ``B/k`` windows (``RunConfig`` checks ``k | B``)."""
+    return tokens.chunk(k)
 
-    The loss is checked before ``backward`` so a non-finite value never reaches the gradients.
+
+def forward_backward(run: Run, tokens: torch.Tensor) -> float:
+    """Loss and gradients of one step's batch, in ``--grad-accum`` micro-batches; returns the global-batch loss.
+
+    Every micro-batch holds the same number of tokens and its loss is a mean over them, so the mean
+    of the K losses is the batch's loss, and backpropagating each one scaled by 1/K accumulates
+    exactly the batch's gradient (up to float summation order). Under DDP the gradient all-reduce
+    runs once, with the last micro-batch; under FSDP2 each micro-batch reduce-scatters, so the
+    accumulated gradients stay sharded (holding them unsharded would undo FSDP's memory saving).
+    Each micro-batch's loss is averaged over ranks and checked before its ``backward``, so a
+    non-finite value never reaches the gradients and every rank stops at the same point.
     """
-    with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.autocast):
-        loss = run.model.loss(tokens[:, :-1], tokens[:, 1:], chunk_tokens=run.cfg.ce_chunk_tokens)
-    loss_v = run.ctx.all_reduce_mean(float(loss.detach()))  # global-batch loss; every rank stops together
-    _check_finite(loss_v, f"loss={loss_v} at step {run.step}")
-    loss.backward()
-    return loss_v
+    parts = micro_batches(tokens, run.cfg.grad_accum)
+    total = 0.0
+    for i, micro in enumerate(parts):
+        with run.model.gradient_sync(i == len(parts) - 1):
+            with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.autocast):
+                loss = run.model.loss(micro[:, :-1], micro[:, 1:], chunk_tokens=run.cfg.ce_chunk_tokens)
+            loss_v = run.ctx.all_reduce_mean(float(loss.detach()))  # every rank stops together
+            _check_finite(loss_v, f"loss={loss_v} at step {run.step}" + (f" (micro-batch {i})" if i else ""))
+            (loss / len(parts)).backward()
+        total += loss_v
+    return total / len(parts)
 
 
 def train_step(run: Run, batch: torch.Tensor) -> StepMetrics:

@@ -26,6 +26,7 @@ import torch
 
 import trainer
 from safeio import sha256_file
+from trainer.flops import FLOPS_FORMULA, step_flops
 from trainer.init_load import init_file_hashes
 from trainer.state import Run
 
@@ -107,6 +108,7 @@ def build_summary(run: Run, v: Verdict, checkpoint: Path | None) -> dict[str, An
         "target_reached": v.target_reached,
         "train_wall_s": run.train_wall_s,
         "tokens_per_s": run.tokens_seen / run.train_wall_s if run.train_wall_s > 0 else None,
+        **_flops_summary(run),
         "wall_s": time.perf_counter() - run.started,
         "init_load": run.init_report,
         "hashes": {
@@ -119,6 +121,24 @@ def build_summary(run: Run, v: Verdict, checkpoint: Path | None) -> dict[str, An
         "train_windows": shards.n_train,
         "val_windows": shards.n_val,
         "eval_windows": run.eval_windows,
+    }
+
+
+def _flops_summary(run: Run) -> dict[str, Any]:
+    """Model FLOPs per token, the run's achieved TFLOP/s per device, and MFU only against a known peak."""
+    if run.flops is None:
+        return {}
+    f = run.flops
+    sf = (step_flops(f, run.tokens_seen, run.train_wall_s, run.ctx.world_size, run.peak_tflops)
+          if run.train_wall_s > 0 else None)
+    return {
+        "flops_per_token": f.total,
+        "flops": {"formula": FLOPS_FORMULA, "non_embedding_params": f.non_embedding_params, "dense": f.dense,
+                  "attention": f.attention, "lm_head": f.lm_head, "seq_len": f.seq_len},
+        "tflops": sf.tflops if sf else None,
+        "mfu": sf.mfu if sf else None,
+        "peak_tflops": run.peak_tflops,
+        "peak_tflops_source": run.peak_tflops_source,
     }
 
 

@@ -90,7 +90,7 @@ def test_bf16_autocast_forward_backward_tracks_fp32() -> None:
 
 
 def test_fused_adamw_on_cuda_matches_foreach() -> None:
-    from trainer.state import make_optimizer
+    from trainer.optim import make_optimizer
 
     torch.manual_seed(0)
     a = CausalLM(CFG).cuda()
@@ -185,7 +185,7 @@ def test_ddp_and_fsdp2_on_one_gpu_match_the_plain_model(one_rank_group, strategy
     and the gradients equal the unwrapped model's (an average over one rank)."""
     from torch.nn.parallel import DistributedDataParallel
 
-    from trainer.distributed import LossModule, fully_shard_fn
+    from trainer.parallel import LossModule, fully_shard_fn
 
     torch.manual_seed(0)
     ref = CausalLM(CFG).cuda()
