@@ -69,6 +69,8 @@ EVIDENCE_DIR = ROOT / "evidence" / "gpu-check"
 DEFAULT_BUDGET_S = 450.0  # 7.5 minutes: under the 8-minute target with room for interpreter start-up
 QWEN_MODEL_VOCAB = 151_936
 CORPUS_BYTES = 12_000_000  # per half
+SYNTHETIC_ALPHABET = 4096  # ids a synthetic stream uses (without qwen.tiktoken)
+QWEN_TOKENIZER_VOCAB = 151_665  # 151,643 BPE ranks + 22 added tokens
 #: Python packages the trainer needs that a bare CUDA image may lack (see --device-recipe).
 REQUIRED_MODULES = ("torch", "numpy", "pydantic", "safetensors", "tiktoken", "tokenizers", "yaml", "rich",
                     "transformers", "pytest")
@@ -170,10 +172,14 @@ def substitute(argv: list[str], values: dict[str, str]) -> list[str]:
 
 def plan(sizes: Sizes, work: Path, out: Path) -> tuple[list[Stage], dict[str, Any]]:
     rank_file = None if sizes.synthetic_vocab else find_rank_file()
+    synthetic = None if rank_file else sizes.synthetic_vocab or QWEN_TOKENIZER_VOCAB
+    windows = int(max(sizes.init_steps, sizes.ft_steps) * sizes.batch * 1.5) + 256  # training + held-out
     me = [sys.executable, str(Path(__file__).resolve())]
-    data_cmds = [[*me, "--write-data", str(work), "--init-shape", sizes.init_shape,
-                  *(["--synthetic-vocab", str(sizes.synthetic_vocab)] if sizes.synthetic_vocab else [])]]
-    if rank_file:
+    if synthetic:
+        data_cmds = [[*me, "--write-data", str(work), "--init-shape", sizes.init_shape, "--synthetic-vocab",
+                      str(synthetic), "--synthetic-tokens", str(windows * (sizes.seq + 1))]]
+    else:
+        assert rank_file is not None
         data_cmds = [
             apr_cmd("tokenize", "import-tiktoken", "--pattern", "qwen2", "--special-tokens", "qwen2",
                     "--ranks", rank_file, "--output", str(work / "tok"), "--force"),
@@ -214,7 +220,8 @@ def plan(sizes: Sizes, work: Path, out: Path) -> tuple[list[Stage], dict[str, An
     ]
     info = {"live_command_contract": text, "live_substitutions": subst, "live_falsifiers": [
         {k: f.get(k) for k in ("id", "check", "metrics_file", "ship_blocking")} for f in falsifiers],
-        "data_source": "qwen.tiktoken + stdlib" if rank_file else f"synthetic stream, vocab {sizes.synthetic_vocab}",
+        "data_source": "qwen.tiktoken + stdlib" if rank_file else (
+            f"synthetic stream over {min(synthetic or 0, SYNTHETIC_ALPHABET)} ids, vocab {synthetic}"),
         "rank_file": rank_file}
     return stages, info
 
@@ -489,29 +496,26 @@ def collect(work: Path, out: Path) -> None:
 # helper subcommands (run as stage commands)
 
 
-def write_data(work: Path, init_shape: str, synthetic_vocab: int | None) -> int:
-    """Corpus halves for the tokenizer (real BPE), or a synthetic stream; and the init's model config."""
-    import numpy as np
+def write_data(work: Path, init_shape: str, synthetic_vocab: int | None, synthetic_tokens: int) -> int:
+    """Corpus halves for the tokenizer (real BPE), or a synthetic stream; and the init's model config.
 
+    The synthetic stream uses ids below ``min(vocab, SYNTHETIC_ALPHABET)`` only (a Qwen-sized table
+    stays Qwen-sized), so a short pretraining learns it and the fine-tune's step-0 loss can show it.
+    """
     from trainer.config import PRESETS, config_to_hf
 
     work.mkdir(parents=True, exist_ok=True)
     if synthetic_vocab:
+        # The test suite's learnable toy stream and manifest (written with the tokenizer's own model).
+        from tests.trainer.conftest import toy_tokens, write_manifest
+
         (work / "tok").mkdir(exist_ok=True)
         (work / "tok" / "tokenizer_meta.json").write_text(json.dumps({"effective_vocab_count": synthetic_vocab}))
-        rng = np.random.default_rng(0)
-        for name in ("a", "b"):
-            n = 60_000
-            noise = rng.integers(0, 3, size=n)
-            toks = np.zeros(n, dtype=np.int64)
-            for j in range(1, n):  # a learnable first-order stream: next = 7*prev + noise (mod V)
-                toks[j] = (toks[j - 1] * 7 + noise[j]) % synthetic_vocab
+        for seed, name in enumerate(("a", "b")):
             d = work / f"shards_{name}"
             d.mkdir(exist_ok=True)
-            toks.astype("<u4").tofile(d / "shard-00000.bin")
-            (d / "manifest.json").write_text(json.dumps({
-                "shards": [{"file": "shard-00000.bin", "tokens": n}], "effective_vocab_count": synthetic_vocab,
-                "max_token_id": int(toks.max())}))
+            toy_tokens(synthetic_tokens, seed, min(synthetic_vocab, SYNTHETIC_ALPHABET)).tofile(d / "shard-00000.bin")
+            write_manifest(d, vocab=synthetic_vocab)
         vocab = synthetic_vocab
     else:
         import sysconfig
@@ -582,9 +586,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--init-shape", default="qwen2-0.5b", help=argparse.SUPPRESS)
     ap.add_argument("--synthetic-vocab", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--synthetic-tokens", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.write_data:
-        return write_data(args.write_data, args.init_shape, args.synthetic_vocab)
+        return write_data(args.write_data, args.init_shape, args.synthetic_vocab, args.synthetic_tokens)
     if args.device_recipe:
         print(device_recipe())
         return 0
