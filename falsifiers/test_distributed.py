@@ -35,7 +35,7 @@ import pytest
 import torch
 
 from tests.trainer import dist_launch as L
-from tests.trainer.conftest import TOY_VOCAB, write_shards
+from tests.trainer.conftest import toy_run_dir
 from trainer.apr_format import AprFile, read_apr
 from trainer.data import TrainSampler
 from trainer.distributed import DistContext, rank_slice
@@ -121,10 +121,7 @@ def assert_no_collective_before_failure(init_calls: list[Any]) -> None:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("dist")
-    tok = root / "tokenizer_meta.json"
-    tok.write_text(json.dumps({"effective_vocab_count": TOY_VOCAB}))
-    return {"root": root, "shards": write_shards(root / "shards", [20_000, 12_000]), "tok": tok}
+    return toy_run_dir(tmp_path_factory.mktemp("dist"))
 
 
 def _args(env: dict[str, Path], out: str, **over: Any) -> list[str]:

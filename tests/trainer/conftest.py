@@ -54,6 +54,13 @@ def write_shards(root: Path, sizes: list[int], *, seed: int = 0, manifest: bool 
     return root
 
 
+def toy_run_dir(root: Path) -> dict[str, Path]:
+    """A directory for multi-process runs: toy shards and a tokenizer descriptor, by role."""
+    tok = root / "tokenizer_meta.json"
+    tok.write_text(json.dumps({"effective_vocab_count": TOY_VOCAB}))
+    return {"root": root, "shards": write_shards(root / "shards", [20_000, 12_000]), "tok": tok}
+
+
 @pytest.fixture
 def shards_dir(tmp_path: Path) -> Path:
     return write_shards(tmp_path / "shards", [20_000, 12_000])

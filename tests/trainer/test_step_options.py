@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from apr.cli import build_parser
 from falsifiers.test_distributed import assert_runs_match
 from tests.trainer import dist_launch as L
-from tests.trainer.conftest import TOY_VOCAB, write_shards
+from tests.trainer.conftest import toy_run_dir
 from trainer import step as step_module
 from trainer.config import PRESETS
 from trainer.flops import flops_per_token
@@ -128,10 +128,7 @@ def test_cli_flags_reach_the_run_config(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def dist_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("accum")
-    tok = root / "tokenizer_meta.json"
-    tok.write_text(json.dumps({"effective_vocab_count": TOY_VOCAB}))
-    return {"root": root, "shards": write_shards(root / "shards", [20_000, 12_000]), "tok": tok}
+    return toy_run_dir(tmp_path_factory.mktemp("accum"))
 
 
 def _launch(env: dict[str, Path], name: str, nproc: int, **over: Any) -> Path:
