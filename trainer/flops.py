@@ -88,13 +88,17 @@ def flops_per_token(cfg: ModelConfig, seq_len: int) -> FlopsPerToken:
     )
 
 
+def _table_row(device_name: str) -> tuple[float | None, str | None]:
+    name = device_name.upper()
+    for pattern, tflops, label in PEAK_BF16_TFLOPS:
+        if re.search(pattern, name):
+            return tflops, label
+    return None, None
+
+
 def peak_bf16_tflops(device_name: str) -> float | None:
     """The dense bf16 peak of a CUDA device by name, or ``None`` when the table does not know it."""
-    name = device_name.upper()
-    for pattern, tflops, _label in PEAK_BF16_TFLOPS:
-        if re.search(pattern, name):
-            return tflops
-    return None
+    return _table_row(device_name)[0]
 
 
 def device_peak_tflops(device_type: str, override: float | None = None) -> tuple[float | None, str]:
@@ -109,8 +113,10 @@ def device_peak_tflops(device_type: str, override: float | None = None) -> tuple
     import torch
 
     name = torch.cuda.get_device_name()
-    peak = peak_bf16_tflops(name)
-    return peak, (f"table: {name}" if peak is not None else f"unknown device {name!r}: pass --peak-tflops for MFU")
+    peak, label = _table_row(name)
+    if peak is not None:
+        return peak, f"table: {label} ({name})"
+    return None, f"{label or 'unknown device'} {name!r}: pass --peak-tflops for an MFU"
 
 
 @dataclass(frozen=True)

@@ -118,8 +118,8 @@ def setup(cfg: RunConfig, *, dist: DistContext | None = None, stream: TextIO | N
     peak, peak_source = device_peak_tflops(device.type, cfg.peak_tflops)
     run = Run(cfg, ctx, device, inputs, model, optimizer, scheduler, sampler, reporter,
               val_ids=distributed.rank_slice(val_ids, ctx), eval_windows=len(val_ids),
-              init_report=init_report, started=started, flops=flops_per_token(lm.cfg, cfg.seq_len),
-              peak_tflops=peak, peak_tflops_source=peak_source)
+              flops=flops_per_token(lm.cfg, cfg.seq_len), peak_tflops=peak, peak_tflops_source=peak_source,
+              init_report=init_report, started=started)
     reporter.line(
         f"apr pretrain: mode={cfg.mode} arch={lm.cfg.architecture} params={lm.param_count():,} "
         f"vocab={lm.cfg.vocab_size:,} tokenizer_vocab={inputs.tokenizer_vocab:,} device={device} "

@@ -60,10 +60,10 @@ class Run:
     reporter: Reporter
     val_ids: list[int]  # this rank's evaluation windows
     eval_windows: int  # all ranks' together
+    flops: FlopsPerToken  # model FLOPs per trained token (trainer.flops)
+    peak_tflops: float | None  # the device's dense bf16 peak when known: MFU's denominator
+    peak_tflops_source: str  # where the peak came from, or why there is none
     init_report: dict[str, Any] | None = None
-    flops: FlopsPerToken | None = None  # model FLOPs per trained token (trainer.flops)
-    peak_tflops: float | None = None  # the device's dense bf16 peak, when known: MFU's denominator
-    peak_tflops_source: str = "unknown"
     started: float = field(default_factory=time.perf_counter)
     step: int = 0  # completed optimizer updates
     tokens_seen: int = 0
@@ -90,14 +90,13 @@ class Run:
         tok_s = m.tokens / m.step_s
         rec = {"kind": "train", "step": m.step, "loss": m.loss, "lr": m.lr, "grad_norm": m.grad_norm,
                "tokens_per_s": tok_s, "tokens_seen": self.tokens_seen, "step_s": m.step_s}
-        line = f"step={m.step} loss={m.loss:.4f} lr={m.lr:.3e} grad_norm={m.grad_norm:.4f} tok/s={tok_s:,.0f}"
-        if self.flops is not None:
-            sf = step_flops(self.flops, m.tokens, m.step_s, self.ctx.world_size, self.peak_tflops)
-            rec.update(flops_per_token=sf.flops_per_token, tflops=sf.tflops)
-            line += f" tflops={sf.tflops:.3g}"
-            if sf.mfu is not None:  # only against a known peak: never a guessed utilisation
-                rec["mfu"] = sf.mfu
-                line += f" mfu={sf.mfu:.1%}"
+        sf = step_flops(self.flops, m.tokens, m.step_s, self.ctx.world_size, self.peak_tflops)
+        rec.update(flops_per_token=sf.flops_per_token, tflops=sf.tflops)
+        line = (f"step={m.step} loss={m.loss:.4f} lr={m.lr:.3e} grad_norm={m.grad_norm:.4f} tok/s={tok_s:,.0f} "
+                f"tflops={sf.tflops:.3g}")
+        if sf.mfu is not None:  # only against a known peak: never a guessed utilisation
+            rec["mfu"] = sf.mfu
+            line += f" mfu={sf.mfu:.1%}"
         self.reporter.line(line)
         self.reporter.metric(rec)
         self.history.append(rec)

@@ -126,8 +126,6 @@ def build_summary(run: Run, v: Verdict, checkpoint: Path | None) -> dict[str, An
 
 def _flops_summary(run: Run) -> dict[str, Any]:
     """Model FLOPs per token, the run's achieved TFLOP/s per device, and MFU only against a known peak."""
-    if run.flops is None:
-        return {}
     f = run.flops
     sf = (step_flops(f, run.tokens_seen, run.train_wall_s, run.ctx.world_size, run.peak_tflops)
           if run.train_wall_s > 0 else None)
