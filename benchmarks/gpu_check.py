@@ -71,9 +71,8 @@ QWEN_MODEL_VOCAB = 151_936
 CORPUS_BYTES = 12_000_000  # per half
 SYNTHETIC_ALPHABET = 4096  # ids a synthetic stream uses (without qwen.tiktoken)
 QWEN_TOKENIZER_VOCAB = 151_665  # 151,643 BPE ranks + 22 added tokens
-#: Python packages the trainer needs that a bare CUDA image may lack (see --device-recipe).
-REQUIRED_MODULES = ("torch", "numpy", "pydantic", "safetensors", "tiktoken", "tokenizers", "yaml", "rich",
-                    "transformers", "pytest")
+#: What the stages import: a missing third-party module is named before anything runs (see --device-recipe).
+REQUIRED_MODULES = ("apr.cli", "trainer.loop", "tokenizer.encode", "pv.expr", "yaml", "transformers", "pytest")
 CUDA_ERRORS = re.compile(r"CUDA out of memory|OutOfMemoryError|illegal memory access|unspecified launch failure"
                          r"|CUDA error|cudaErrorLaunchFailure", re.I)
 
@@ -447,9 +446,16 @@ def source_digest() -> str:
 
 
 def missing_modules() -> list[str]:
-    import importlib.util
+    """Third-party modules the stages import that this Python lacks (a bare CUDA image lacks pydantic)."""
+    import importlib
 
-    return [m for m in REQUIRED_MODULES if importlib.util.find_spec(m) is None]
+    missing = []
+    for name in REQUIRED_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            missing.append(exc.name or name)
+    return sorted(set(missing))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -553,7 +559,7 @@ Running gpu_check on a lent device machine (python3 there is 3.12 with torch, tr
 tokenizers, safetensors, numpy, pyyaml, rich and pytest, but not pydantic; nothing can be downloaded there):
 
 1. Here, in the checkout the session started in (the one the device tool sends), once:
-     mkdir -p .gpu && grep -qx '/.gpu/' .git/info/exclude || echo /.gpu/ >> .git/info/exclude
+     X=$(git rev-parse --git-path info/exclude); mkdir -p .gpu; grep -qx /.gpu/ "$X" || echo /.gpu/ >> "$X"
      cp {find_rank_file() or '../shared/data/qwen.tiktoken'} .gpu/qwen.tiktoken
      python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \\
        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \\

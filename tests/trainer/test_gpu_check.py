@@ -189,3 +189,9 @@ def test_simulated_run_writes_honest_evidence(tmp_path: Path) -> None:
     readme = (out / "README.md").read_text()
     assert "CPU SIMULATION" in readme and "| cuda-tests | not-run |" in readme
     assert report["environment"]["label"] == "test" and len(report["environment"]["source_sha256"]) == 64
+
+
+def test_missing_modules_are_named_before_anything_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert gc.missing_modules() == []  # this environment has everything the stages import
+    monkeypatch.setattr(gc, "REQUIRED_MODULES", ("trainer.loop", "no_such_module_for_gpu_check"))
+    assert gc.missing_modules() == ["no_such_module_for_gpu_check"]
