@@ -267,8 +267,8 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | No
             continue
         r = results[ref]
         for name, v in results.items():
-            if name == ref or (ref == "hf" and name != "apr" and "apr" in results):
-                continue
+            if name == ref or (ref == "apr" and name == "hf") or (ref == "hf" and name != "apr" and "apr" in results):
+                continue  # apr-* against apr, apr against hf (and anything against hf when apr is absent)
             mem = (v["peak_delta_mb"] / r["peak_delta_mb"]) if v.get("peak_delta_mb") and r.get("peak_delta_mb") \
                 else None
             out[f"{name}/{ref}"] = {
