@@ -281,7 +281,7 @@ def run_command(cmd: list[str], timeout_s: float, log: Log, prefix: str, env: di
 def run_stage(stage: Stage, deadline: float, log: Log, env: dict[str, str]) -> tuple[StageResult, str]:
     left = deadline - time.monotonic()
     if left < 10:
-        log.line(stage.name, f"not run: the {DEFAULT_BUDGET_S:.0f} s budget is spent")
+        log.line(stage.name, "not run: the overall --budget-s deadline has passed")
         return StageResult(stage.name, "not-run", detail="overall time budget spent before this stage"), ""
     t0, output, codes = time.monotonic(), [], []
     stage_deadline = t0 + min(stage.budget_s, left)

@@ -58,7 +58,16 @@ def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def assert_grads_agree(ref: dict[str, torch.Tensor], got: dict[str, torch.Tensor], min_cos: float) -> None:
-    worst = min((_cos(ref[n], got[n]), n) for n in ref)
+    """All gradients together, and each parameter's that is not negligible, point the same way.
+
+    A gradient under 1e-3 of the largest parameter's norm (a k-projection bias, say) is mostly
+    rounding in bf16, so its direction is not held to ``min_cos``; it still counts in the total.
+    """
+    assert ref.keys() == got.keys()
+    total = _cos(torch.cat([ref[n].flatten() for n in ref]), torch.cat([got[n].flatten() for n in ref]))
+    assert total >= min_cos, f"the whole gradient has cosine {total:.5f} < {min_cos} to the reference"
+    floor = 1e-3 * max(float(g.norm()) for g in ref.values())
+    worst = min((_cos(ref[n], got[n]), n) for n in ref if float(ref[n].norm()) >= floor)
     assert worst[0] >= min_cos, f"gradient of {worst[1]} has cosine {worst[0]:.5f} < {min_cos} to the reference"
 
 
