@@ -195,3 +195,12 @@ def test_missing_modules_are_named_before_anything_runs(monkeypatch: pytest.Monk
     assert gc.missing_modules() == []  # this environment has everything the stages import
     monkeypatch.setattr(gc, "REQUIRED_MODULES", ("trainer.loop", "no_such_module_for_gpu_check"))
     assert gc.missing_modules() == ["no_such_module_for_gpu_check"]
+
+
+def test_a_stage_after_the_deadline_is_not_run(tmp_path: Path) -> None:
+    log = gc.Log(tmp_path / "log")
+    stage = gc.Stage("late", "never starts", [[sys.executable, "-c", "open('ran', 'w')"]], 60)
+    res, output = gc.run_stage(stage, time.monotonic() - 1, log, env={})
+    log.close()
+    assert (res.status, output) == ("not-run", "") and not (ROOT / "ran").exists()
+    assert "deadline has passed" in (tmp_path / "log").read_text()
