@@ -98,6 +98,11 @@ class FalsificationTest(_Strict):
     artifacts: list[NonEmptyStr] = Field(
         default_factory=list, description="Repo-relative input files hashed into the evidence record."
     )
+    applies_to: list[NonEmptyStr] = Field(
+        default_factory=list,
+        description="Names of equations (keys of `equations`) this falsifier tests: it discharges the proof "
+        "obligations that apply to the same equations (the report's traceability matrix follows these links).",
+    )
 
 
 class VerificationSummary(_Strict):

@@ -1,4 +1,4 @@
-"""Each proof obligation's ``applies_to`` names an equation the contract defines."""
+"""Every ``applies_to`` (of a proof obligation or a falsifier) names an equation the contract defines."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pv.lint_context import GateInfo, LintContext
 
 GATE = GateInfo(
     name="obligations",
-    title="proof obligations apply to existing equations",
-    fails_when="`applies_to` names no equation",
+    title="applies_to names existing equations",
+    fails_when="an `applies_to` (of an obligation or a falsifier) names no equation",
 )
 
 
@@ -18,12 +18,14 @@ def check(ctx: LintContext) -> list[Diagnostic]:
     out = []
     for lc, contract in ctx.valid:
         names = list(contract.equations)
-        for i, ob in enumerate(contract.proof_obligations):
-            for j, target in enumerate(ob.applies_to):
+        owners = [("proof_obligations", i, ob.applies_to) for i, ob in enumerate(contract.proof_obligations)]
+        owners += [("falsification_tests", i, ft.applies_to) for i, ft in enumerate(contract.falsification_tests)]
+        for section, i, targets in owners:
+            for j, target in enumerate(targets):
                 if target in contract.equations:
                     continue
                 close = difflib.get_close_matches(target, names, n=1)
                 hint = f"did you mean `{close[0]}`?" if close else f"equations: {', '.join(names) or '(none)'}"
-                out.append(ctx.diag(lc, ["proof_obligations", i, "applies_to", j],
+                out.append(ctx.diag(lc, [section, i, "applies_to", j],
                                     f"applies_to names unknown equation {target!r}", hint=hint, code=GATE.name))
     return out

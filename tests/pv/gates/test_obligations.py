@@ -1,4 +1,4 @@
-"""Gate obligations: each proof obligation applies to an equation the contract defines."""
+"""Gate obligations: every applies_to (of an obligation or a falsifier) names an equation the contract defines."""
 
 from __future__ import annotations
 
@@ -17,4 +17,13 @@ def test_applies_to_unknown_equation(repo: Repo) -> None:
     repo.contract(data)
     (diag,) = gate(repo, "obligations").diagnostics
     assert diag.key_path == "proof_obligations[0].applies_to[0]"
+    assert diag.hint == "did you mean `bound`?"
+
+
+def test_falsifier_applies_to_unknown_equation(repo: Repo) -> None:
+    data = good(repo)
+    data["falsification_tests"][0]["applies_to"] = ["bound", "bounds"]
+    repo.contract(data)
+    (diag,) = gate(repo, "obligations").diagnostics
+    assert diag.key_path == "falsification_tests[0].applies_to[1]"
     assert diag.hint == "did you mean `bound`?"
