@@ -10,12 +10,15 @@ Not reported, because vulture cannot see their use:
   below from the AST, so a new field needs no whitelist entry);
 - names frameworks call: pytest hooks and fixtures, torch's ``forward``, pydantic's
   ``model_config`` and validators, Python's module ``__getattr__``/``__dir__`` (PEP 562);
-- the attributes in WHITELIST, which third-party objects read.
+- the attributes in WHITELIST, which third-party objects read;
+- names the jinja2 templates (``*.j2`` in the packages) read: templates are code vulture cannot
+  parse, so every identifier inside their ``{{ }}`` and ``{% %}`` counts as used.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -58,11 +61,21 @@ def data_field_names(files: list[Path]) -> set[str]:
     return names
 
 
+def template_names(packages: list[Path]) -> set[str]:
+    """Every identifier in the expressions and statements of the packages' jinja2 templates."""
+    names: set[str] = set()
+    for template in sorted(f for p in packages for f in p.rglob("*.j2")):
+        for block in re.findall(r"\{\{.*?\}\}|\{%.*?%\}", template.read_text(encoding="utf-8"), re.S):
+            names.update(re.findall(r"[A-Za-z_]\w*", block))
+    return names
+
+
 def dead_code(root: Path = ROOT) -> list[str]:
     packages = [root / p for p in PACKAGES if (root / p).is_dir()]
     users = [root / p for p in USERS if (root / p).is_dir()]
     product = sorted(f for p in packages for f in p.rglob("*.py"))
-    vulture = Vulture(ignore_names=[*FRAMEWORK_NAMES, *WHITELIST, *sorted(data_field_names(product))],
+    vulture = Vulture(ignore_names=[*FRAMEWORK_NAMES, *WHITELIST, *sorted(data_field_names(product)),
+                                    *sorted(template_names(packages))],
                       ignore_decorators=FRAMEWORK_DECORATORS)
     vulture.scavenge([str(p) for p in [*packages, *users]])
     return [item.get_report() for item in vulture.get_unused_code(min_confidence=MIN_CONFIDENCE)

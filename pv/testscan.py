@@ -19,6 +19,8 @@ class TestFunction:
     file: str  # repo-relative, forward slashes
     qualname: str  # "test_x" or "TestClass::test_x"
     line: int
+    start_line: int = 0  # first decorator line (== line when undecorated); 0 when unknown
+    end_line: int = 0  # last line of the body; 0 when unknown
 
     @property
     def name(self) -> str:
@@ -69,14 +71,14 @@ def _index_module(index: TestIndex, rel: str, tree: ast.Module) -> None:
     funcs: dict[str, TestFunction] = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-            funcs[node.name] = TestFunction(rel, node.name, node.lineno)
+            funcs[node.name] = _function(rel, node.name, node)
             _collect_markers(index, rel, node.decorator_list, node.name)
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             _collect_markers(index, rel, node.decorator_list, node.name)
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
                     qual = f"{node.name}::{item.name}"
-                    funcs[qual] = TestFunction(rel, qual, item.lineno)
+                    funcs[qual] = _function(rel, qual, item)
                     _collect_markers(index, rel, item.decorator_list, qual)
         elif isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets
@@ -86,6 +88,11 @@ def _index_module(index: TestIndex, rel: str, tree: ast.Module) -> None:
     index.functions[rel] = funcs
     for fn in funcs.values():
         index.by_name[fn.name].append(fn)
+
+
+def _function(rel: str, qualname: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> TestFunction:
+    start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    return TestFunction(rel, qualname, node.lineno, start, node.end_lineno or node.lineno)
 
 
 def _collect_markers(index: TestIndex, rel: str, exprs: list[ast.expr], target: str) -> None:
