@@ -7,7 +7,7 @@ from pathlib import Path
 from types import ModuleType
 
 from pv.diagnostics import Diagnostic, Severity
-from pv.gates import GATES
+from pv.gates import GATES, SINCE_GATE
 from pv.lint_context import LintContext
 from pv.workspace import Workspace
 
@@ -52,7 +52,10 @@ class GateCatalog:
     gates: list[ModuleType] = field(default_factory=lambda: list(GATES))
 
 
-def lint(ws: Workspace, paths: list[Path], *, strict_test_binding: bool = False) -> LintReport:
-    ctx = LintContext(ws, ws.load(paths), strict_test_binding)
-    results = [GateResult(g.GATE.name, g.GATE.title, g.check(ctx)) for g in GATES]
+def lint(ws: Workspace, paths: list[Path], *, strict_test_binding: bool = False,
+         since: tuple[str, str] | None = None) -> LintReport:
+    """Run every gate; with ``since`` (a ref as given and its commit), also the version-bump gate against it."""
+    ctx = LintContext(ws, ws.load(paths), strict_test_binding, since)
+    gates = [*GATES, SINCE_GATE] if since is not None else GATES
+    results = [GateResult(g.GATE.name, g.GATE.title, g.check(ctx)) for g in gates]
     return LintReport(files=len(paths), results=results)

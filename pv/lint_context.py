@@ -28,6 +28,7 @@ class LintContext:
     ws: Workspace
     loaded: list[LoadedContract]
     strict_test_binding: bool = False
+    since: tuple[str, str] | None = None  # (the ref as given, its commit) for `pv lint --since`
 
     @property
     def root(self) -> Path:

@@ -56,22 +56,36 @@ class LoadedContract:
 
 def load_contract(path: Path, display: str | None = None) -> LoadedContract:
     shown = display or str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return _failed(path, shown, "file not found", hint="check the path")
+    except IsADirectoryError:
+        return _failed(path, shown, "is a directory, not a contract file", hint="pass contracts/*.yaml")
+    except UnicodeDecodeError as exc:
+        return _failed(path, shown, f"not valid UTF-8 (byte {exc.start})", hint="save the file as UTF-8")
+    except OSError as exc:
+        return _failed(path, shown, f"cannot read: {exc.strerror}")
+    return load_contract_text(text, path, shown)
+
+
+def _failed(path: Path, shown: str, message: str, **kw: Any) -> LoadedContract:
+    return LoadedContract(path=path, display=shown, diagnostics=[
+        Diagnostic(file=shown, message=message, code="schema", **kw)])
+
+
+def load_contract_text(text: str, path: Path, display: str | None = None) -> LoadedContract:
+    """Validate contract ``text`` as if it were the file ``path`` (its name must match metadata.id).
+
+    For contracts that are not on disk as such: a file at an older git revision, an edit not yet
+    written.
+    """
+    shown = display or str(path)
     loaded = LoadedContract(path=path, display=shown)
 
     def fail(message: str, line: int | None = None, col: int | None = None, **kw: Any) -> LoadedContract:
         loaded.diagnostics.append(Diagnostic(file=shown, line=line, col=col, message=message, code="schema", **kw))
         return loaded
-
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        return fail("file not found", hint="check the path")
-    except IsADirectoryError:
-        return fail("is a directory, not a contract file", hint="pass contracts/*.yaml")
-    except UnicodeDecodeError as exc:
-        return fail(f"not valid UTF-8 (byte {exc.start})", hint="save the file as UTF-8")
-    except OSError as exc:
-        return fail(f"cannot read: {exc.strerror}")
 
     try:
         node = compose(text)

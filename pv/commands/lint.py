@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pv.commands.common import add_contract_paths, add_format, add_root, contract_paths, workspace
+from pv.commands.common import UsageError, add_contract_paths, add_format, add_root, contract_paths, workspace
 from pv.gates import GATES
 from pv.lint import LintReport, lint
 from pv.render import formats, render
@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_contract_paths(parser)
     parser.add_argument("--strict-test-binding", action="store_true",
                         help="an unresolved falsifier test binding is an error, not a warning")
+    parser.add_argument("--since", metavar="GIT_REF", default=None,
+                        help="also fail when a contract changed since GIT_REF without the semver bump and changelog "
+                             "entry the change requires (see `pv diff`)")
     add_format(parser, formats(LintReport))
     add_root(parser)
     parser.set_defaults(func=run)
@@ -28,6 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     ws = workspace(args)
-    report = lint(ws, contract_paths(args.paths, ws, default_all=True), strict_test_binding=args.strict_test_binding)
+    since = None
+    if args.since is not None:
+        from pv.gitrev import GitError, resolve_ref
+
+        try:
+            since = (args.since, resolve_ref(ws.root, args.since))
+        except GitError as exc:
+            raise UsageError(f"--since: {exc}") from None
+    report = lint(ws, contract_paths(args.paths, ws, default_all=True), strict_test_binding=args.strict_test_binding,
+                  since=since)
     render(report, args.format)
     return 0 if report.passed else 1

@@ -21,6 +21,7 @@ from pv.gates import (
     schema,
     status,
     summary,
+    versioning,
 )
 
 GATES: list[ModuleType] = [
@@ -35,3 +36,7 @@ GATES: list[ModuleType] = [
     references,
     summary,
 ]
+
+# Runs only under `pv lint --since REF`, where it compares each contract with its version at REF;
+# without a REF there is nothing to compare, so it is not listed (nor shown as passing).
+SINCE_GATE: ModuleType = versioning
