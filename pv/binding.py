@@ -3,7 +3,7 @@
 Forms:
   * ``falsifiers/test_x.py::test_name`` (a pytest node id; ``Class::method`` and ``[param]`` allowed)
   * ``test_name`` or ``name`` (a bare function name, found as ``name`` or ``test_name`` in
-    falsifiers/ or tests/; must be unique)
+    the test folders (falsifiers/ or tests/ unless [tool.pv] test_dirs says otherwise); must be unique)
   * ``LIVE: <command>`` (a shell command, run only by ``pv verify --live``)
 """
 
@@ -93,7 +93,7 @@ def _resolve_node(binding: Binding, index: TestIndex) -> Resolution:
         close = difflib.get_close_matches(path.as_posix(), known, n=1, cutoff=0.6)
         return Resolution(
             binding,
-            problem=f"test file {binding.file!r} not found under falsifiers/ or tests/",
+            problem=f"test file {binding.file!r} not found under {index.where}",
             suggestion=close[0] if close else _suggest(binding.qualname.rsplit("::", 1)[-1], index),
         )
     target = funcs.get(binding.qualname)
@@ -118,7 +118,7 @@ def _resolve_name(binding: Binding, index: TestIndex) -> Resolution:
         where = ", ".join(c.node_id for c in candidates)
         return Resolution(binding, problem=f"test name {name!r} is ambiguous: {where}",
                           suggestion=candidates[0].node_id)
-    return Resolution(binding, problem=f"no test function named {name!r} (or 'test_{name}') in falsifiers/ or tests/",
+    return Resolution(binding, problem=f"no test function named {name!r} (or 'test_{name}') in {index.where}",
                       suggestion=_suggest(name, index))
 
 

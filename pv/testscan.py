@@ -45,13 +45,18 @@ class TestIndex:
     by_name: dict[str, list[TestFunction]] = field(default_factory=lambda: defaultdict(list))
     markers: list[FalsifiesMarker] = field(default_factory=list)
     syntax_errors: list[tuple[str, int, str]] = field(default_factory=list)
+    dirs: tuple[str, ...] = TEST_DIRS  # where the scan looked, for messages
+
+    @property
+    def where(self) -> str:
+        return " or ".join(f"{d}/" for d in self.dirs)
 
     def all_names(self) -> list[str]:
         return sorted(self.by_name)
 
 
 def scan_tests(root: Path, dirs: tuple[str, ...] = TEST_DIRS) -> TestIndex:
-    index = TestIndex()
+    index = TestIndex(dirs=tuple(dirs))
     for top in dirs:
         base = root / top
         if not base.is_dir():

@@ -201,8 +201,14 @@ def _case_reason(bad: list[TestRecord], records: list[TestRecord]) -> str:
 
 def record_pytest_results(rootpath: Path, results: CollectedResults, ledger_file: str | None) -> str:
     """``pytest --pv-ledger``: record every contract falsifier whose bound test ran in this session."""
-    ws = Workspace(find_root(rootpath), ledger_file=Path(ledger_file) if ledger_file else None)
-    root = ws.root
+    from pv.config import ConfigError, settings_for
+
+    root = find_root(rootpath)
+    try:
+        settings = settings_for(root)
+    except ConfigError as exc:
+        return f"ledger left unchanged: {exc}"
+    ws = Workspace(root, settings, ledger_file=Path(ledger_file) if ledger_file else None)
     rebased = CollectedResults(
         tests={_rebase(k, rootpath, root): TestRecord(_rebase(k, rootpath, root), v.outcome, v.reason, v.duration_s)
                for k, v in results.tests.items()},

@@ -44,7 +44,13 @@ def workspace(args: argparse.Namespace) -> Workspace:
         raise UsageError(f"--root {args.root} is not a directory")
     else:
         root = args.root.resolve()
-    return Workspace(root, ledger_file=getattr(args, "ledger", None))
+    from pv.config import ConfigError, settings_for
+
+    try:
+        settings = settings_for(root)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return Workspace(root, settings, ledger_file=getattr(args, "ledger", None))
 
 
 def contract_paths(raw: list[Path], ws: Workspace, *, default_all: bool) -> list[Path]:
