@@ -311,6 +311,11 @@ class Project:
     def runs(self) -> list[EvidenceRun]:
         return [r for c in self.contracts for r in c.runs] + self.orphan_runs
 
+    @property
+    def latest_runs(self) -> list[EvidenceRun]:
+        """Each contract's newest run that has metric series: the curves the overview shows."""
+        return [next(r for r in c.runs if r.series) for c in self.contracts if any(r.series for r in c.runs)]
+
     def contract(self, contract_id: str) -> ContractView | None:
         return next((c for c in self.contracts if c.id == contract_id), None)
 

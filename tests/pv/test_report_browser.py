@@ -86,6 +86,7 @@ def test_fixture_report_in_chromium(tmp_path: Path) -> None:
     assert set(index["blocking"]) == {"FALSIFY-SITE-002"}  # in "Needs attention" and in "All falsifiers"
     assert index["failPill"] == ["FAIL", "rgb(198, 40, 40)"]  # marked in red, not only in text
     assert index["graphs"] and index["graphs"][0]["nodes"] == 2 and index["graphs"][0]["shown"][0] > 200
+    _plots_ok(index)
     assert page["states"]["FALSIFY-SITE-003"] == "stale"
     assert {i for i in page["ids"] if i.startswith("FALSIFY-SITE")} == {i for i in FIXTURE_IDS if "SITE" in i}
     _plots_ok(page)
@@ -110,6 +111,9 @@ def test_shipped_contracts_report_in_chromium(tmp_path: Path) -> None:
 
     assert set(index["ids"]) == set(declared)
     assert index["banner"] == "No verdicts recorded yet"
+    _plots_ok(index)  # the overview shows the committed CPU fine-tune's loss curves
+    assert [p["src"] for p in index["plots"]] == [
+        "plots/apr-pretrain-init-finetune-v1-20261125T010859Z-loss.svg"]
     assert index["tables"] >= 2 and index["graphs"][0]["nodes"] == len(pages)
     for cid, facts in pages.items():
         assert {fid for fid in facts["ids"]} == {fid for fid, c in declared.items() if c == cid}
