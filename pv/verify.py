@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pv.binding import BindingKind
+from pv.config import ConfigError, settings_for
 from pv.diagnostics import Diagnostic
 from pv.ledger import LedgerEntry, Outcome, update_ledger
 from pv.live import run_live
@@ -201,8 +202,6 @@ def _case_reason(bad: list[TestRecord], records: list[TestRecord]) -> str:
 
 def record_pytest_results(rootpath: Path, results: CollectedResults, ledger_file: str | None) -> str:
     """``pytest --pv-ledger``: record every contract falsifier whose bound test ran in this session."""
-    from pv.config import ConfigError, settings_for
-
     root = find_root(rootpath)
     try:
         settings = settings_for(root)

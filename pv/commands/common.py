@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pv.config import ConfigError, settings_for
 from pv.workspace import Workspace, expand_paths, find_root
 
 
@@ -44,8 +45,6 @@ def workspace(args: argparse.Namespace) -> Workspace:
         raise UsageError(f"--root {args.root} is not a directory")
     else:
         root = args.root.resolve()
-    from pv.config import ConfigError, settings_for
-
     try:
         settings = settings_for(root)
     except ConfigError as exc:

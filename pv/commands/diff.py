@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 
 from pv.commands.common import UsageError, add_format, add_root, workspace
-from pv.contract_diff import DiffReport
+from pv.contract_diff import DiffReport, judge
+from pv.gitrev import GitError, file_at, resolve_ref
+from pv.loader import load_contract, load_contract_text
 from pv.models import Contract
 from pv.render import formats, render
 
@@ -32,9 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _load(spec: str, root: Path) -> Contract:
-    from pv.gitrev import GitError, file_at, resolve_ref
-    from pv.loader import load_contract, load_contract_text
-
     path = Path(spec)
     if path.exists() or ":" not in spec:
         if not path.is_file():
@@ -56,8 +55,6 @@ def _load(spec: str, root: Path) -> Contract:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pv.contract_diff import judge
-
     root = workspace(args).root
     report = judge(_load(args.old, root), _load(args.new, root), old_name=args.old, new_name=args.new)
     render(report, args.format)

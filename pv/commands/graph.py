@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from pv.commands.common import add_contract_paths, add_root, contract_paths, workspace
+from pv.graph import RENDERERS, build_graph
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pv.graph import RENDERERS, build_graph
-
     ws = workspace(args)
     loaded = ws.load(contract_paths(args.paths, ws, default_all=True))
     for d in (d for lc in loaded for d in lc.diagnostics):

@@ -6,6 +6,7 @@ import argparse
 
 from pv.commands.common import UsageError, add_contract_paths, add_format, add_root, contract_paths, workspace
 from pv.gates import GATES
+from pv.gitrev import GitError, resolve_ref
 from pv.lint import LintReport, lint
 from pv.render import formats, render
 
@@ -33,8 +34,6 @@ def run(args: argparse.Namespace) -> int:
     ws = workspace(args)
     since = None
     if args.since is not None:
-        from pv.gitrev import GitError, resolve_ref
-
         try:
             since = (args.since, resolve_ref(ws.root, args.since))
         except GitError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 from pv.commands.common import UsageError, add_format, add_root, workspace
 from pv.enums import ContractKind, values
 from pv.render import formats, render
-from pv.scaffold import Scaffold
+from pv.scaffold import Scaffold, ScaffoldError, folder_of, plan_new, write_scaffold
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,8 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pv.scaffold import ScaffoldError, folder_of, plan_new, write_scaffold
-
     ws = workspace(args)
     taken = {ft.id for lc in ws.contracts if lc.contract is not None for ft in lc.contract.falsification_tests}
     try:

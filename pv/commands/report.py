@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from pv.commands.common import UsageError, add_contract_paths, add_ledger, add_root, contract_paths, workspace
+from pv.graph import build_graph
 from pv.render.text import console
 
 DEFAULT_OUTPUT = Path(".pv") / "report"
@@ -36,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pv.graph import build_graph
+    # Here, not at the top: pv.site loads jinja2 and pygments, which no other command needs at start-up.
     from pv.site import OutputError, build_project, write_site
 
     ws = workspace(args)
