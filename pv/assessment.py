@@ -1,9 +1,9 @@
 """How the ledger stands behind each falsifier of a contract right now.
 
-A ledger entry supports a claim only while it is fresh (``pv.ledger.staleness``): a pass at
-another commit, or before uncommitted edits, proves nothing about the code in front of us.
-Skipped is not passed. ``pv.requirements`` turns an assessment into what a status still lacks;
-``pv.coverage`` counts it.
+A ledger entry supports a claim only while it is fresh (``pv.freshness.why_stale``): a pass
+recorded before an edit to a file its test depended on proves nothing about the edit; an edit to
+anything else leaves it standing. Skipped is not passed. ``pv.requirements`` turns an assessment
+into what a status still lacks; ``pv.coverage`` counts it.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pv.binding import BindingKind, parse_binding, resolve
-from pv.fileio import sha256_file
-from pv.ledger import Ledger, LedgerEntry, Outcome, brief, staleness
+from pv.freshness import why_stale
+from pv.ledger import Ledger, LedgerEntry, Outcome, brief
 from pv.models import Contract, FalsificationTest
 from pv.workspace import Workspace
+
+TEST_KINDS = (BindingKind.NODE_ID, BindingKind.NAME)
 
 
 @dataclass(frozen=True)
@@ -35,15 +37,22 @@ class Support:
     def fresh_pass(self) -> bool:
         return self.entry is not None and self.entry.outcome is Outcome.PASS and self.stale is None
 
+    @property
+    def freshness(self) -> str:
+        """fresh / stale / missing, as ``pv status`` shows it per falsifier."""
+        return "missing" if self.entry is None else "stale" if self.stale else "fresh"
+
     def why_not(self) -> str:
         fid = self.falsifier.id
         if self.unresolved:
             return f"{fid}: binding does not resolve ({self.unresolved})"
         if self.entry is None:
-            return f"{fid}: no verdict in the ledger (run `pv verify`)"
+            run = "pv verify --live" if self.kind is BindingKind.LIVE else "pv verify"
+            return f"{fid}: no verdict in the ledger (run `{run}`)"
         reason = f": {brief(self.entry.reason)}" if self.entry.reason else ""
         if self.stale and self.entry.outcome is Outcome.PASS:
-            return f"{fid}: ledger verdict is stale: {self.stale} (run `pv verify` again)"
+            run = "pv verify --live --changed" if self.kind is BindingKind.LIVE else "pv verify --changed"
+            return f"{fid}: ledger verdict is stale: {self.stale} (run `{run}`)"
         if self.stale:
             return f"{fid}: {self.entry.outcome.value} in the ledger{reason} (stale too: {self.stale})"
         return f"{fid}: {self.entry.outcome.value} in the ledger{reason}"
@@ -72,14 +81,13 @@ def assess(contract: Contract, ws: Workspace, ledger: Ledger | None) -> Assessme
         if entry is not None and entry.contract_id != contract.metadata.id:
             entry = None  # the same id recorded for another contract: not ours to trust
         unresolved = stale = None
-        if binding.kind in (BindingKind.NODE_ID, BindingKind.NAME, BindingKind.INVALID):
+        if binding.kind in (*TEST_KINDS, BindingKind.INVALID):
             res = resolve(binding, ws.test_index)
             if res.target is None:
                 unresolved = res.problem or "unresolved"
             elif entry is not None:
-                stale = staleness(entry, ws.repo_state, current_test_sha=sha256_file(ws.root / res.target.file),
-                                  current_node_id=res.target.node_id)
-        elif binding.kind is BindingKind.LIVE and entry is not None and entry.binding != ft.test:
-            stale = "the LIVE command changed since it was recorded"
+                stale = why_stale(entry, ft, ws.digests, node_id=res.target.node_id)
+        elif entry is not None:
+            stale = why_stale(entry, ft, ws.digests)
         out.supports.append(Support(ft, binding.kind, entry, stale, unresolved))
     return out

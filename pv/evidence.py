@@ -22,6 +22,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pv.fileio import atomic_write_text, sha256_file
+from pv.ledger import LedgerEntry
+from pv.models import FalsificationTest
 
 
 class UnsafePath(ValueError):
@@ -57,6 +59,8 @@ class FalsifierRun(BaseModel):
     reason: str | None = None
     metrics: dict[str, Any] | None = None
     artifacts: dict[str, str | None] = Field(default_factory=dict, description="path -> sha256 (None: missing)")
+    inputs: dict[str, str | None] | None = Field(
+        default=None, description="repository files the command loaded, and the artifacts: path -> sha256")
     stdout: str | None = None
     stderr: str | None = None
 
@@ -161,29 +165,50 @@ def read_record(folder: Path) -> EvidenceRecord:
         raise ValueError(f"{folder}/record.json is unreadable: {str(exc).splitlines()[0]}") from None
 
 
-def evidence_problems(root: Path, folder_rel: str | None, falsifier_id: str, command: str | None,
-                      check: str | None, artifacts: list[str], loss_floor: float | None = None) -> list[str]:
-    """Why the evidence for ``falsifier_id`` cannot back a claim today (empty when it still can)."""
+def evidence_problems(root: Path, entry: LedgerEntry | None, falsifier: FalsificationTest) -> list[str]:
+    """Why the evidence the ledger names for ``falsifier`` cannot back a claim today (empty: it can).
+
+    The folder must exist and be tracked by git (a claim must be reproducible from a clone), its
+    ``record.json`` must be the one the ledger recorded (same sha256), must hold a passing run of
+    this falsifier with today's command, check and loss_floor, and the artifacts must still hash as
+    they did. An empty or hand-made folder fails these checks.
+    """
+    from pv.binding import parse_binding
+    from pv.freshness import is_git, tracked
+
+    fid = falsifier.id
+    folder_rel = entry.evidence if entry is not None else None
     if not folder_rel:
-        return ["no evidence folder recorded in the ledger"]
+        return ["no evidence folder recorded in the ledger (run `pv verify --live`)"]
     try:
         folder = safe_repo_path(root, folder_rel)
         record = read_record(folder)
     except (UnsafePath, ValueError) as exc:
         return [str(exc)]
-    run = next((r for r in record.runs if r.id == falsifier_id), None)
-    if run is None:
-        return [f"{folder_rel}/record.json has no run of {falsifier_id}"]
     problems = []
+    record_rel = f"{folder_rel.rstrip('/')}/record.json"
+    if not is_git(root):
+        problems.append(f"{folder_rel} cannot be tracked: not a git checkout (commit the evidence with the code)")
+    elif record_rel not in tracked(root, [record_rel]):
+        problems.append(f"{folder_rel} is not tracked by git (git add {folder_rel} and commit it)")
+    if entry is not None and entry.evidence_sha256 != sha256_file(folder / "record.json"):
+        problems.append(f"{record_rel} is not the record `pv verify --live` wrote (its sha256 differs from the "
+                        "ledger's)")
+    run = next((r for r in record.runs if r.id == fid), None)
+    if run is None:
+        return [*problems, f"{record_rel} has no run of {fid}"]
     if run.outcome != "pass":
         problems.append(f"{folder_rel} records {run.outcome}, not pass")
+    command = parse_binding(falsifier.test).command
     if command is not None and run.command != command:
         problems.append(f"the LIVE command changed since {folder_rel} was recorded")
-    if (check or None) != (run.check or None):
+    if (falsifier.check or None) != (run.check or None):
         problems.append(f"the check changed since {folder_rel} was recorded")
-    if loss_floor != run.loss_floor:
+    if falsifier.loss_floor != run.loss_floor:
         problems.append(f"the loss_floor changed since {folder_rel} was recorded")
-    for rel in sorted(set(artifacts) | set(run.artifacts)):
+    if run.check and run.metrics is None:
+        problems.append(f"{folder_rel} holds no metrics for the check")
+    for rel in sorted(set(falsifier.artifacts) | set(run.artifacts)):
         if rel not in run.artifacts:
             problems.append(f"artifact {rel} is declared now but was not hashed in {folder_rel}")
             continue

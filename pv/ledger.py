@@ -1,27 +1,32 @@
-"""The verdict ledger: what happened the last time each falsifier was run, and against what code.
+"""The verdict ledger: what happened the last time each falsifier was run, and from which inputs.
 
 ``pv verify`` (and ``pytest --pv-ledger``) write it; ``pv status``, ``pv promote``, ``pv coverage``
-and lint gate 6 read it. An entry only supports a status claim while it is *fresh*: recorded at
-the current git commit with the same uncommitted changes, against the same test file content and
-the same binding. A pass recorded before someone edited the code proves nothing about the edit.
+and lint gate 6 read it. An entry only supports a status claim while it is *fresh*: its contract
+entry and every input file it recorded still have the digests it was reached from
+(``pv.freshness``). A pass recorded before someone edited the code it ran proves nothing about
+the edit; an edit to anything else leaves it standing.
 
-The file (``.pv/ledger.json`` by default, gitignored) is replaced atomically, so a crashed or
-concurrent run leaves either the old ledger or the new one, never half of each.
+The file (``.pv/ledger.json``) is committed with the code, so a fresh clone (and CI) sees the
+verdicts the contracts' statuses rest on and re-runs only what is stale. It is written for merging:
+keys sorted, two-space indented, one entry per falsifier, no timestamp of the whole file and no
+absolute path; ``recorded_at`` and ``duration_s`` are informational and never decide freshness.
+After a merge conflict in it, take either side and run ``pv verify --changed``. It is replaced
+atomically, so a crashed or concurrent run leaves either the old ledger or the new one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pv.fileio import atomic_write_text
-from pv.gitstate import RepoState
 
 LEDGER_PATH = Path(".pv") / "ledger.json"
-LEDGER_VERSION = 1
+LEDGER_VERSION = 2
 
 
 class Outcome(StrEnum):
@@ -48,14 +53,13 @@ class LedgerEntry(BaseModel):
     binding: str | None = None
     node_id: str | None = None
     duration_s: float = 0.0
-    commit: str | None = None
-    worktree: str | None = Field(default=None, description="sha256 of `git diff HEAD` when verified; "
-                                                           "'clean' for no uncommitted changes")
     contract_file: str | None = None
-    contract_sha256: str | None = None
-    test_file: str | None = None
-    test_sha256: str | None = None
+    entry_sha256: str | None = Field(default=None, description="digest of the falsifier's contract entry")
+    inputs: dict[str, str | None] | None = Field(
+        default=None, description="repo-relative path (or glob:PATTERN) -> sha256 of what the verdict was reached "
+                                  "from; null: the file did not exist. None: not recorded (never fresh)")
     evidence: str | None = Field(default=None, description="repo-relative evidence folder (LIVE runs)")
+    evidence_sha256: str | None = Field(default=None, description="sha256 of the evidence folder's record.json")
     recorded_at: dt.datetime
     source: str = "pv verify"
 
@@ -64,19 +68,19 @@ class Ledger(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: int = LEDGER_VERSION
-    updated_at: dt.datetime | None = None
     entries: dict[str, LedgerEntry] = Field(default_factory=dict)
 
-    def merged(self, new: list[LedgerEntry]) -> Ledger:
-        """A copy with ``new`` replacing older entries of the same falsifier ids."""
-        entries = dict(self.entries)
+    def merged(self, new: list[LedgerEntry], keep_only: set[str] | None = None) -> Ledger:
+        """A copy with ``new`` replacing older entries of the same falsifier ids; with ``keep_only``,
+        entries of falsifiers no contract declares any more are dropped."""
+        entries = {k: e for k, e in self.entries.items() if keep_only is None or k in keep_only}
         for entry in new:
             old = entries.get(entry.falsifier_id)
             if entry.outcome is Outcome.LIVE_NOT_RUN and old is not None and old.evidence is not None \
                     and old.binding == entry.binding:
                 continue  # a run without --live must not erase the verdict of the last LIVE run
             entries[entry.falsifier_id] = entry
-        return Ledger(updated_at=utc_now(), entries=dict(sorted(entries.items())))
+        return Ledger(entries=dict(sorted(entries.items())))
 
 
 class LedgerError(Exception):
@@ -110,36 +114,25 @@ def read_ledger(path: Path) -> Ledger | None:
 
 
 def write_ledger(path: Path, ledger: Ledger) -> None:
-    """Write atomically: a temp file in the same folder, fsync, then rename over the old one."""
+    """Write atomically (temp file, fsync, rename) in the stable, merge-friendly form."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, ledger.model_dump_json(indent=2) + "\n")
+    atomic_write_text(path, render_ledger(ledger))
 
 
-def update_ledger(path: Path, entries: list[LedgerEntry]) -> Ledger:
+def render_ledger(ledger: Ledger) -> str:
+    data = ledger.model_dump(mode="json", exclude_none=True)
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def update_ledger(path: Path, entries: list[LedgerEntry], keep_only: set[str] | None = None) -> Ledger:
     """Merge ``entries`` into the ledger at ``path`` (an unreadable old ledger is replaced)."""
     try:
         old = read_ledger(path) or Ledger()
     except LedgerError:
         old = Ledger()
-    ledger = old.merged(entries)
+    ledger = old.merged(entries, keep_only)
     write_ledger(path, ledger)
     return ledger
-
-
-def staleness(entry: LedgerEntry, state: RepoState, *, current_test_sha: str | None,
-              current_node_id: str | None) -> str | None:
-    """Why ``entry`` no longer describes the code in front of us, or None when it is fresh."""
-    if current_node_id is not None and entry.node_id != current_node_id:
-        return f"recorded for {entry.node_id or 'another binding'}, now bound to {current_node_id}"
-    if state.commit is not None:
-        if entry.commit != state.commit:
-            was = entry.commit[:10] if entry.commit else "no commit"
-            return f"recorded at {was}, HEAD is {state.commit[:10]}"
-        if entry.worktree != state.worktree:
-            return "uncommitted changes since it was recorded"
-    if current_test_sha is not None and entry.test_sha256 != current_test_sha:
-        return f"{entry.test_file or 'the test file'} changed since it was recorded"
-    return None
 
 
 def brief(reason: str | None, limit: int = 240) -> str:

@@ -14,6 +14,17 @@ from pv.workspace import Workspace
 from pv.yaml_nodes import locate
 
 
+def declared_ids(lc: LoadedContract) -> set[str] | None:
+    """Falsifier ids a contract declares, read from the raw YAML when it did not validate; None when unreadable."""
+    if lc.contract is not None:
+        return {ft.id for ft in lc.contract.falsification_tests}
+    data = lc.data if isinstance(lc.data, dict) else None
+    tests = data.get("falsification_tests") if data is not None else None
+    if not isinstance(tests, list):
+        return None
+    return {t["id"] for t in tests if isinstance(t, dict) and isinstance(t.get("id"), str)}
+
+
 @dataclass(frozen=True)
 class GateInfo:
     """A gate's self-description, declared once as ``GATE`` in its module; the module docstring says why."""
@@ -51,6 +62,20 @@ class LintContext:
     @property
     def test_index(self) -> TestIndex:
         return self.ws.test_index
+
+    @cached_property
+    def unloaded(self) -> list[LoadedContract]:
+        """Repo contracts that did not load: gates over the set of declared ids only see part of it."""
+        return [lc for lc in self.repo_contracts if lc.contract is None]
+
+    def partial(self, code: str, what: str) -> list[Diagnostic]:
+        """Say once, as a warning, that a cross-contract gate judged only the contracts that loaded."""
+        if not self.unloaded:
+            return []
+        files = ", ".join(lc.display for lc in self.unloaded)
+        return [Diagnostic(file=self.unloaded[0].display, code=code, severity=Severity.WARNING,
+                           message=f"result partial: {files} did not load, so {what}",
+                           hint="fix the schema errors reported for it; this gate then checks it too")]
 
     def diag(self, lc: LoadedContract, path: list[str | int], message: str, *, hint: str | None = None,
              code: str, severity: Severity = Severity.ERROR) -> Diagnostic:

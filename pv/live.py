@@ -11,8 +11,11 @@ that applies wins:
    evaluated -> error; the check is false -> fail; true -> pass
 5. otherwise exit 0 -> pass
 
-Everything (command, exit code, wall time, output, environment, artifact hashes, metrics) is
-kept under ``evidence/<contract-id>/<UTC timestamp>/``.
+Everything (command, exit code, wall time, output, environment, artifact hashes, metrics, and the
+digests of the repository files the command's Python processes loaded) is kept under
+``evidence/<contract-id>/<UTC timestamp>/``. Those loaded files, with the declared artifacts, are the
+verdict's inputs (``pv.freshness``): editing a subject module the run used makes it stale, so an
+ACTIVE_RUNTIME claim must be re-earned by re-running the command after the code it ran changed.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +42,8 @@ from pv.evidence import (
 )
 from pv.expr import EvalError, parse
 from pv.fileio import sha256_file
+from pv.freshness import Digests, record_inputs
+from pv.inputs_hook import WHOLE_TREE, child_env, read_children
 from pv.ledger import LedgerEntry, Outcome, utc_now
 from pv.plan import Planned, make_entry, rel_path
 from pv.workspace import Workspace
@@ -60,18 +67,20 @@ def run_live(planned: list[Planned], ws: Workspace, *, timeout_s: float | None =
                                 started_at=started, environment=env_info)
         results = []
         for p in items:
-            run = run_one(p, root, folder, timeout_s=timeout_s)
+            run = run_one(p, root, folder, ws.digests, timeout_s=timeout_s)
             record.runs.append(run)
             results.append((p, run))
             write_record(folder, record)  # keep what we have if a later command hangs and is killed
         rel_folder = rel_path(folder, root)
+        record_sha = sha256_file(folder / "record.json")
         for p, run in results:
-            entry = make_entry(p, root, state, Outcome(run.outcome), run.reason, run.wall_s,
-                               source="pv verify --live", evidence=rel_folder)
+            entry = make_entry(p, root, Outcome(run.outcome), run.reason, run.wall_s, inputs=run.inputs,
+                               source="pv verify --live", evidence=rel_folder, evidence_sha256=record_sha)
             yield p, entry, _tail(folder / (run.stderr or ""), folder / (run.stdout or ""))
 
 
-def run_one(p: Planned, root: Path, folder: Path, *, timeout_s: float | None = None) -> FalsifierRun:
+def run_one(p: Planned, root: Path, folder: Path, digests: Digests, *, timeout_s: float | None = None,
+            ) -> FalsifierRun:
     ft = p.falsifier
     command = p.binding.command or ""
     run = FalsifierRun(id=ft.id, command=command, check=ft.check, loss_floor=ft.loss_floor, outcome="error")
@@ -96,18 +105,28 @@ def run_one(p: Planned, root: Path, folder: Path, *, timeout_s: float | None = N
         return run
 
     before = _mtime(metrics_path)
-    env = {**os.environ, "PV_EVIDENCE_DIR": str(folder), "PV_FALSIFIER_ID": ft.id, "PV_CONTRACT_ID": p.contract.id}
+    spool = tempfile.mkdtemp(prefix="pv-live-inputs-")
+    env = child_env({**os.environ, "PV_EVIDENCE_DIR": str(folder), "PV_FALSIFIER_ID": ft.id,
+                     "PV_CONTRACT_ID": p.contract.id}, spool, ft.id, str(root))
     start = time.perf_counter()
     stdout_file, stderr_file = folder / f"{ft.id}.stdout.txt", folder / f"{ft.id}.stderr.txt"
     run.stdout, run.stderr = stdout_file.name, stderr_file.name
-    with stdout_file.open("wb") as out, stderr_file.open("wb") as err:
-        try:
-            proc = subprocess.run(command, shell=True, cwd=root, env=env, stdout=out, stderr=err,
-                                  stdin=subprocess.DEVNULL, timeout=timeout_s, check=False)
-            run.exit_code = proc.returncode
-        except subprocess.TimeoutExpired:
-            run.exit_code = None
-    run.wall_s = round(time.perf_counter() - start, 3)
+    try:
+        with stdout_file.open("wb") as out, stderr_file.open("wb") as err:
+            try:
+                proc = subprocess.run(command, shell=True, cwd=root, env=env, stdout=out, stderr=err,
+                                      stdin=subprocess.DEVNULL, timeout=timeout_s, check=False)
+                run.exit_code = proc.returncode
+            except subprocess.TimeoutExpired:
+                run.exit_code = None
+        run.wall_s = round(time.perf_counter() - start, 3)
+        # What the run depended on: the repository files its Python processes loaded, and the declared
+        # artifacts. A command with no Python process that reported depends on every Python file.
+        reported, loaded = read_children(spool, ft.id)
+        artifacts = [str(safe_repo_path(root, rel)) for rel in ft.artifacts]
+        run.inputs = record_inputs(root, [*loaded, *artifacts, *([] if reported else [WHOLE_TREE])], digests)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
 
     if run.exit_code is None:
         run.outcome, run.reason = "fail", f"timed out after {timeout_s} s"

@@ -116,14 +116,36 @@ def load_contract_text(text: str, path: Path, display: str | None = None) -> Loa
 
 
 def _schema_diagnostics(exc: ValidationError, node: Node, shown: str) -> list[Diagnostic]:
+    errors = [(err, _clean_loc(err["loc"])) for err in exc.errors(include_url=False)]
+    renamed = _renamed_keys(errors)
     out = []
-    for err in exc.errors(include_url=False):
-        loc = _clean_loc(err["loc"])
+    for err, loc in errors:
         kind = err["type"]
+        if kind == "missing" and loc in renamed.values():
+            continue  # reported once, with the unknown key that is its misspelling
         line_col = locate(node, loc, at_key=kind == "extra_forbidden") or (None, None)
-        message, hint = _explain(err, loc)
+        if loc in renamed:
+            wanted = renamed[loc][-1]
+            message = f"`{loc[-1]}` is not a key; did you mean `{wanted}`, which is missing?"
+            hint = f"rename `{loc[-1]}:` to `{wanted}:`"
+        else:
+            message, hint = _explain(err, loc)
         out.append(Diagnostic(file=shown, line=line_col[0], col=line_col[1], key_path=format_key_path(loc),
                               message=message, hint=hint, code="schema"))
+    return out
+
+
+def _renamed_keys(errors: list[tuple[Any, tuple[str | int, ...]]]) -> dict[tuple, tuple]:
+    """Unknown keys that are misspellings of a missing required key in the same mapping: one finding, not two."""
+    missing = {loc for err, loc in errors if err["type"] == "missing" and loc}
+    out: dict[tuple, tuple] = {}
+    for err, loc in errors:
+        if err["type"] != "extra_forbidden" or not loc:
+            continue
+        siblings = [str(m[-1]) for m in missing if m[:-1] == loc[:-1] and m not in out.values()]
+        close = difflib.get_close_matches(str(loc[-1]), siblings, n=1)
+        if close:
+            out[loc] = (*loc[:-1], close[0])
     return out
 
 

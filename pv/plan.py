@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pv.binding import Binding, Resolution, parse_binding, resolve
-from pv.fileio import sha256_file
-from pv.gitstate import RepoState
+from pv.freshness import entry_digest
 from pv.ledger import LedgerEntry, Outcome, utc_now
 from pv.loader import LoadedContract
 from pv.models import FalsificationTest
@@ -51,17 +50,18 @@ def plan(loaded: list[LoadedContract], index: TestIndex) -> list[Planned]:
     return out
 
 
-def make_entry(p: Planned, root: Path, state: RepoState, outcome: Outcome, reason: str | None = None,
-               duration: float = 0.0, *, source: str = "pv verify", evidence: str | None = None) -> LedgerEntry:
-    target = p.resolution.target
+def make_entry(p: Planned, root: Path, outcome: Outcome, reason: str | None = None, duration: float = 0.0, *,
+               inputs: dict[str, str | None] | None = None, source: str = "pv verify", evidence: str | None = None,
+               evidence_sha256: str | None = None) -> LedgerEntry:
+    """A ledger entry for ``p``. Verdicts that ran nothing (not bound, LIVE not run, unresolved) have
+    empty inputs: they are fresh until the contract entry changes (``pv.freshness``)."""
+    ran = outcome in (Outcome.PASS, Outcome.FAIL, Outcome.SKIPPED) or (outcome is Outcome.ERROR and inputs)
     return LedgerEntry(
         falsifier_id=p.falsifier.id, contract_id=p.contract.id, outcome=outcome, reason=reason,
         ship_blocking=p.falsifier.ship_blocking, binding=p.falsifier.test, node_id=p.node_id,
-        duration_s=round(duration, 6), commit=state.commit, worktree=state.worktree,
-        contract_file=rel_path(p.contract.path, root), contract_sha256=sha256_file(p.contract.path),
-        test_file=target.file if target else None,
-        test_sha256=sha256_file(root / target.file) if target else None,
-        evidence=evidence, recorded_at=utc_now(), source=source,
+        duration_s=round(duration, 6), contract_file=rel_path(p.contract.path, root),
+        entry_sha256=entry_digest(p.falsifier), inputs=inputs if ran else (inputs or {}),
+        evidence=evidence, evidence_sha256=evidence_sha256, recorded_at=utc_now(), source=source,
     )
 
 

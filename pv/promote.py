@@ -13,11 +13,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pv.assessment import assess
+from pv.assessment import TEST_KINDS, Assessment, assess
+from pv.binding import BindingKind
 from pv.diagnostics import Severity
 from pv.enums import Status
 from pv.fileio import atomic_write_text
-from pv.ledger import Ledger, LedgerError
+from pv.freshness import inputs_digest
+from pv.ledger import LedgerError
 from pv.lint import lint
 from pv.loader import load_contract
 from pv.requirements import ledger_requirements, static_requirements
@@ -71,9 +73,13 @@ def promote(ws: Workspace, path: Path, target: Status, *, date: dt.date | None =
             result.missing += [f"pv lint gate {r.name}: {d.one_line()}" for d in r.diagnostics
                                if d.severity is Severity.ERROR]
         result.missing += static_requirements(contract, target, ws)
-        if ledger is None and not any("ledger" in m for m in result.missing):
+        if ledger is None and target.rank >= Status.PARTIAL_ALGORITHM_LEVEL.rank \
+                and not any("ledger" in m for m in result.missing):
             result.missing.append(f"no ledger at {ws.display(ws.ledger_file)} (run `pv verify` first)")
-        result.missing += ledger_requirements(assess(contract, ws, ledger), target, ws)
+        assessment = assess(contract, ws, ledger)
+        result.missing += ledger_requirements(assessment, target, ws)
+    else:
+        assessment = None
     log = contract.metadata.changelog
     if log and date < log[-1].date:
         result.missing.append(f"date {date} is before the newest changelog entry ({log[-1].date}); pass --date")
@@ -81,7 +87,7 @@ def promote(ws: Workspace, path: Path, target: Status, *, date: dt.date | None =
         return result
 
     result.version = bump_minor(contract.metadata.version)
-    result.change = _change_text(current, target, ledger, ws.display(ws.ledger_file), contract.metadata.id, raising)
+    result.change = _change_text(current, target, assessment, ws.display(ws.ledger_file))
     text = path.read_text(encoding="utf-8")
     try:
         new_text = edit_yaml_text(text, promotion_mutation(target.value, result.version, date, result.change))
@@ -100,20 +106,30 @@ def promote(ws: Workspace, path: Path, target: Status, *, date: dt.date | None =
     return result
 
 
-def _change_text(current: Status, target: Status, ledger: Ledger | None, where: str, contract_id: str,
-                 raising: bool) -> str:
+def _change_text(current: Status, target: Status, assessment: Assessment | None, ledger_shown: str) -> str:
+    """The changelog entry: exactly which verdicts were counted, from which ledger state, with which evidence."""
     head = f"Status {current.value} -> {target.value} (pv promote)"
-    if not raising:
+    if assessment is None:
         return head + "; lowering a claim needs no evidence."
-    entries = [e for e in (ledger.entries.values() if ledger else []) if e.contract_id == contract_id]
-    passed = [e for e in entries if e.outcome.value == "pass"]
-    commits = sorted({e.commit[:10] for e in passed if e.commit})
-    text = f"{head}: {len(passed)}/{len(entries)} falsifier verdicts pass in {where}"
-    text += f" at commit {', '.join(commits)}" if commits else " (not a git checkout)"
-    newest = max((e.recorded_at for e in passed), default=None)
+    if target.rank < Status.PARTIAL_ALGORITHM_LEVEL.rank:
+        return head + "; this status rests on the contract's own text, not on verdicts."
+    supports = assessment.supports
+    tests = [s for s in supports if s.kind in TEST_KINDS]
+    lives = [s for s in supports if s.kind is BindingKind.LIVE]
+    counted = [s for s in tests if s.fresh_pass]
+    parts = [f"{len(counted)} of {len(tests)} non-LIVE falsifiers with a fresh pass"]
+    if target is Status.ACTIVE_RUNTIME:
+        live_passed = [s for s in lives if s.fresh_pass]
+        counted += live_passed
+        parts.append(f"{len(live_passed)} of {len(lives)} LIVE falsifiers with a fresh pass and evidence")
+    state = inputs_digest({s.falsifier.id: f"{s.entry.entry_sha256}:{inputs_digest(s.entry.inputs or {})}"
+                           for s in counted if s.entry is not None})
+    text = (f"{head}: counted {' and '.join(parts)} ({len(supports)} declared) in {ledger_shown}, "
+            f"inputs digest {state[:12]}")
+    newest = max((s.entry.recorded_at for s in counted if s.entry is not None), default=None)
     if newest is not None:
-        text += f", verified {newest.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-    evidence = sorted({e.evidence for e in passed if e.evidence})
+        text += f", verified by {newest.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    evidence = sorted({s.entry.evidence for s in counted if s.entry is not None and s.entry.evidence})
     if evidence and target is Status.ACTIVE_RUNTIME:
         text += f"; LIVE evidence: {', '.join(evidence)}"
     return text + "."

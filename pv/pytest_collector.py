@@ -6,11 +6,13 @@ run pays nothing for it.
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from typing import Any
 
 import pytest
 
-from pv.pytest_results import CollectedResults, TestRecord, base_node_id
+from pv.pytest_results import INPUTS_PROPERTY, CollectedResults, TestRecord, base_node_id
 
 MAX_REASON = 2000
 _UNFINISHED = "the test started but its call phase never reported (pytest.exit() or an interrupt inside it?)"
@@ -31,23 +33,44 @@ def _failure_reason(report: pytest.TestReport | pytest.CollectReport) -> str | N
     return _short(report.longreprtext.strip().splitlines()[-1] if report.longreprtext.strip() else None)
 
 
-class ResultCollector:
-    """A pytest plugin object: records outcomes, optionally keeps only selected node ids."""
+class Selector:
+    """Keeps only the selected node ids (any parametrization of them); registered in every process."""
 
-    def __init__(self, select: set[str] | None = None) -> None:
+    def __init__(self, select: set[str]) -> None:
         self.select = select
-        self.results = CollectedResults()
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        if self.select is None:
-            return
         keep, drop = [], []
         for item in items:
             (keep if base_node_id(item.nodeid) in self.select else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+
+
+class ResultCollector:
+    """A pytest plugin object: records outcomes (and inputs); with a progress file, reports each test
+    (all its parametrizations) as it finishes, so ``pv verify`` can show progress while pytest runs."""
+
+    def __init__(self, progress: str | None = None) -> None:
+        self.results = CollectedResults()
+        self.progress = progress
+        self.pending: dict[str, int] | None = None
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._expect([item.nodeid for item in session.items])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self._expect(ids)
+
+    def _expect(self, ids: list[str]) -> None:
+        if self.pending is None and ids:
+            self.pending = {}
+            for nodeid in ids:
+                base = base_node_id(nodeid)
+                self.pending[base] = self.pending.get(base, 0) + 1
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -58,6 +81,32 @@ class ResultCollector:
         # KeyboardInterrupt inside the test ends the session with only the setup report.
         record = self.results.tests.setdefault(report.nodeid, TestRecord(report.nodeid, "error", _UNFINISHED))
         record.duration_s = round(record.duration_s + float(report.duration or 0.0), 6)
+        if report.when == "teardown":
+            inputs = dict(report.user_properties).get(INPUTS_PROPERTY)
+            if isinstance(inputs, list | tuple):
+                record.inputs = sorted(set(record.inputs or ()) | {str(p) for p in inputs})
+        self._update(record, report)
+        if report.when == "teardown":
+            self._finished(report.nodeid)
+
+    def _finished(self, nodeid: str) -> None:
+        base = base_node_id(nodeid)
+        if self.progress is None or self.pending is None or base not in self.pending:
+            return
+        self.pending[base] -= 1
+        if self.pending[base] > 0:
+            return
+        records = [asdict(r) for r in self.results.tests.values() if base_node_id(r.node_id) == base]
+        for r in records:
+            r.pop("inputs", None)
+        try:
+            with open(self.progress, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"node": base, "records": records}) + "\n")
+        except OSError:
+            self.progress = None  # progress is for people; the results file still decides
+
+    @staticmethod
+    def _update(record: TestRecord, report: pytest.TestReport) -> None:
         if record.outcome == "fail" or (record.outcome == "error" and record.reason != _UNFINISHED):
             return  # a teardown pass cannot undo a failed call
         if report.failed:

@@ -10,9 +10,10 @@ an id no contract declares.
 
 It also adds ``--pv-ledger``: a plain ``pytest --pv-ledger`` run records, for every contract
 falsifier whose bound test ran, the outcome in the verdict ledger (``.pv/ledger.json`` under the
-repo root, or ``--pv-ledger-file``), exactly as ``pv verify`` would. ``--pv-results`` and
-``--pv-select`` are the internal channel ``pv verify`` uses to drive its one pytest subprocess.
-Nothing here imports more of pv unless one of these options is given.
+repo root, or ``--pv-ledger-file``), exactly as ``pv verify`` would, with the inputs each test
+depended on (``pv.pytest_inputs``). ``--pv-results``, ``--pv-select`` and ``--pv-progress`` are the
+internal channel ``pv verify`` uses to drive its pytest subprocess. Nothing here imports more of
+pv unless one of these options is given.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 
 _COLLECTOR_NAME = "pv-result-collector"
 _MESSAGE = pytest.StashKey[str]()
+_RECORDER = pytest.StashKey[object]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,6 +37,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "per-test outcomes as JSON to PATH")
     group.addoption("--pv-select", default=None, metavar="PATH", help="(internal, used by pv verify) run only "
                     "the node ids listed in the JSON file PATH")
+    group.addoption("--pv-progress", default=None, metavar="PATH", help="(internal, used by pv verify) append a "
+                    "JSON line to PATH as each selected test finishes")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Start recording inputs before any conftest or test module is imported (only when asked)."""
+    ns = early_config.known_args_namespace
+    if getattr(ns, "pv_ledger", False) or getattr(ns, "pv_results", None):
+        from pv.pytest_inputs import start_recording
+
+        early_config.stash[_RECORDER] = start_recording(early_config.rootpath)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,16 +56,25 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "falsifies(*ids): the FALSIFY-<AREA>-NNN ids of contract falsifiers this test guards",
     )
+    select_file = config.getoption("--pv-select", None)
+    if select_file:  # in every process that collects, xdist workers included
+        import json
+
+        from pv.pytest_collector import Selector
+
+        config.pluginmanager.register(Selector(set(json.loads(Path(select_file).read_text(encoding="utf-8")))),
+                                      "pv-selector")
+    recorder = config.stash.get(_RECORDER, None)
+    if recorder is not None:
+        from pv.pytest_inputs import InputsPlugin
+
+        config.pluginmanager.register(InputsPlugin(recorder, config.rootpath), "pv-inputs")  # type: ignore[arg-type]
     wanted = config.getoption("--pv-ledger", False) or config.getoption("--pv-results", None)
     if not wanted or getattr(config, "workerinput", None) is not None:
         return  # xdist workers report to the controller, which records
-    import json
-
     from pv.pytest_collector import ResultCollector
 
-    select_file = config.getoption("--pv-select", None)
-    select = set(json.loads(Path(select_file).read_text(encoding="utf-8"))) if select_file else None
-    config.pluginmanager.register(ResultCollector(select), _COLLECTOR_NAME)
+    config.pluginmanager.register(ResultCollector(config.getoption("--pv-progress", None)), _COLLECTOR_NAME)
 
 
 @pytest.hookimpl(trylast=True)

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+INPUTS_PROPERTY = "pv_inputs"  # the user property pv.pytest_inputs attaches to each teardown report
 
 @dataclass
 class TestRecord:
@@ -20,6 +21,7 @@ class TestRecord:
     outcome: str = "pass"  # pass | fail | error | skipped
     reason: str | None = None
     duration_s: float = 0.0
+    inputs: list[str] | None = None  # absolute paths / glob: keys the test depended on (pv.inputs_hook)
 
 
 @dataclass
@@ -49,3 +51,10 @@ def base_node_id(node_id: str) -> str:
 
 def write_results(path: Path, results: CollectedResults) -> None:
     path.write_text(results.to_json(), encoding="utf-8")
+
+
+def fold_inputs(records: list[TestRecord]) -> list[str] | None:
+    """The union of the inputs of every case of one test; None when any case has no record of them."""
+    if not records or any(r.inputs is None for r in records):
+        return None
+    return sorted({p for r in records for p in r.inputs or ()})

@@ -1,10 +1,13 @@
 """What each contract status requires: the rules in one table, and what a contract still lacks.
 
 ``static_requirements`` answers "what is still missing for this contract to hold status S?" from
-what can be seen statically (bindings, evidence folders): lint gate 6 reports these as errors.
-``ledger_requirements`` is the dynamic half, from an assessment of the ledger (tests passing at
-the current commit, LIVE evidence still matching); ``pv promote`` enforces both, and lint warns
-about the dynamic half when a ledger exists.
+what can be seen statically (the bindings): lint gate 6 reports these as errors.
+``ledger_requirements`` is the dynamic half, from an assessment of the ledger (fresh passes, LIVE
+evidence still matching); ``pv promote`` and ``pv status`` enforce both, and lint warns about the
+dynamic half when a ledger exists.
+
+No status is reachable vacuously: each rung above PROPOSED needs at least one verdict that could
+have failed (a non-LIVE pass for PARTIAL/FUNCTIONAL, a LIVE pass with evidence for ACTIVE_RUNTIME).
 
 Lowering a claim (a demotion, or DEPRECATED) needs nothing: it can only make a contract more
 honest.
@@ -12,44 +15,52 @@ honest.
 
 from __future__ import annotations
 
-from pv.assessment import Assessment
+from pv.assessment import TEST_KINDS, Assessment
 from pv.binding import BindingKind, parse_binding
 from pv.enums import Status
 from pv.evidence import evidence_problems
-from pv.ledger import Outcome
 from pv.models import Contract
 from pv.workspace import Workspace
 
 STATUS_RULES: dict[Status, str] = {
     Status.DRAFT: "Schema-valid. Falsifiers may be unbound.",
     Status.PROPOSED: "Every falsifier states rule, prediction and if_fails (schema-enforced).",
-    Status.PARTIAL_ALGORITHM_LEVEL: "At least one falsifier bound to a test, with a fresh pass in the ledger.",
-    Status.FUNCTIONAL: "Every falsifier bound (test or LIVE); every test binding resolves and has a fresh pass "
-    "in the ledger (same commit, no uncommitted changes since, same test file content). Skipped is not passed.",
-    Status.ACTIVE_RUNTIME: "FUNCTIONAL, plus every ship-blocking LIVE falsifier passed under `pv verify --live` "
-    "with an evidence folder under evidence/<contract-id>/ whose command, check and artifact hashes still match.",
+    Status.PARTIAL_ALGORITHM_LEVEL: "At least one non-LIVE falsifier bound to a test, with a fresh pass in the ledger. "
+    "LIVE falsifiers never carry this status alone (no green 0/0).",
+    Status.FUNCTIONAL: "Every falsifier bound (test or LIVE); at least one non-LIVE test binding, and every test "
+    "binding resolves and has a fresh pass in the ledger. Fresh: the falsifier's own contract entry and every "
+    "repository file its test imported, read or ran in a child process still hash as recorded (uncommitted and "
+    "untracked files included). Skipped is not passed; a LIVE-only contract cannot be FUNCTIONAL.",
+    Status.ACTIVE_RUNTIME: "FUNCTIONAL, plus at least one LIVE falsifier, and every LIVE falsifier (ship-blocking or "
+    "advisory) has a fresh pass recorded by `pv verify --live`: its evidence folder exists and is tracked by git, "
+    "its record.json is the one recorded, its command, check, loss_floor and artifact hashes still match, and the "
+    "repository files the command loaded are unchanged, so editing a subject module the run used means re-running "
+    "it. An empty or hand-made evidence folder never counts.",
     Status.DEPRECATED: "No requirements; the contract is kept for history. Lowering a status never needs evidence.",
 }
 
 
 def static_requirements(contract: Contract, status: Status, ws: Workspace) -> list[str]:
-    """Missing static requirements for ``contract`` to hold ``status`` (empty when satisfied)."""
+    """Missing static requirements for ``contract`` to hold ``status`` (empty when satisfied).
+
+    Evidence is judged from the ledger (``ledger_requirements``), never from a folder merely existing.
+    """
+    del ws  # the bindings alone decide the static half
     if status is Status.DEPRECATED:
         return []
     missing: list[str] = []
     kinds = {ft.id: parse_binding(ft.test).kind for ft in contract.falsification_tests}
-    if status.rank >= Status.PARTIAL_ALGORITHM_LEVEL.rank and not any(
-        k not in (BindingKind.UNBOUND, BindingKind.INVALID) for k in kinds.values()
-    ):
-        missing.append("no falsifier is bound to a test")
+    if status.rank >= Status.PARTIAL_ALGORITHM_LEVEL.rank and not any(k in TEST_KINDS for k in kinds.values()):
+        live = [fid for fid, k in kinds.items() if k is BindingKind.LIVE]
+        missing.append("no falsifier is bound to a non-LIVE test" + (
+            f" (LIVE falsifiers alone cannot carry {status.value}: {', '.join(live)})" if live else ""))
     if status.rank >= Status.FUNCTIONAL.rank:
         unbound = [fid for fid, k in kinds.items() if k is BindingKind.UNBOUND]
         if unbound:
             missing.append(f"unbound falsifiers: {', '.join(unbound)}")
-    if status is Status.ACTIVE_RUNTIME:
-        evidence = ws.evidence_dir / contract.metadata.id
-        if not evidence.is_dir() or not any(p.is_dir() for p in evidence.iterdir()):
-            missing.append(f"no evidence recorded under {ws.settings.evidence_dir}/{contract.metadata.id}/")
+    if status is Status.ACTIVE_RUNTIME and BindingKind.LIVE not in kinds.values():
+        missing.append("no LIVE falsifier: ACTIVE_RUNTIME needs at least one `LIVE:` falsifier with a fresh pass "
+                       "from `pv verify --live` and committed evidence")
     return missing
 
 
@@ -57,28 +68,22 @@ def ledger_requirements(assessment: Assessment, status: Status, ws: Workspace) -
     """What the ledger and evidence still lack for ``status`` (empty when they support it)."""
     if status is Status.DEPRECATED or status.rank < Status.PARTIAL_ALGORITHM_LEVEL.rank:
         return []
-    tests = [s for s in assessment.supports if s.kind in (BindingKind.NODE_ID, BindingKind.NAME)]
+    tests = [s for s in assessment.supports if s.kind in TEST_KINDS]
     missing: list[str] = []
     if status is Status.PARTIAL_ALGORITHM_LEVEL:
-        if not any(s.fresh_pass for s in assessment.supports):
-            missing.append("no bound falsifier has a fresh pass in the ledger (run `pv verify`)")
+        if tests and not any(s.fresh_pass for s in tests):
+            missing.append("no non-LIVE falsifier has a fresh pass in the ledger (run `pv verify`)")
         return missing
     missing += [s.why_not() for s in assessment.supports if s.kind is BindingKind.INVALID]
     missing += [s.why_not() for s in tests if not s.fresh_pass]
     if status is Status.ACTIVE_RUNTIME:
         for s in assessment.supports:
-            if s.kind is not BindingKind.LIVE or not s.falsifier.ship_blocking:
+            if s.kind is not BindingKind.LIVE:
                 continue
             if not s.fresh_pass:
-                live_hint = " (run `pv verify --live`)" if s.entry is None or s.entry.outcome is \
-                    Outcome.LIVE_NOT_RUN else ""
-                missing.append(s.why_not().replace("(run `pv verify`)", "") + live_hint)
+                missing.append(s.why_not())  # a live-not-run verdict's reason says how to run it
                 continue
-            ft = s.falsifier
-            for problem in evidence_problems(ws.root, s.entry.evidence if s.entry else None, ft.id,
-                                             parse_binding(ft.test).command, ft.check, ft.artifacts,
-                                             ft.loss_floor):
-                missing.append(f"{ft.id}: {problem}")
+            missing += [f"{s.falsifier.id}: {problem}" for problem in evidence_problems(ws.root, s.entry, s.falsifier)]
     return missing
 
 

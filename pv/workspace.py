@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from pv.diagnostics import display_path
+from pv.freshness import Digests
 from pv.gitstate import RepoState, repo_state
 from pv.ledger import LEDGER_PATH, Ledger, ledger_path, read_ledger
 from pv.loader import LoadedContract, load_contract
@@ -94,6 +95,11 @@ class Workspace:
     @cached_property
     def repo_state(self) -> RepoState:
         return repo_state(self.root)  # shells out to git: asked at most once per command
+
+    @cached_property
+    def digests(self) -> Digests:
+        """Content digests of repository files, each file hashed at most once per command (freshness)."""
+        return Digests(self.root)
 
     @property
     def evidence_dir(self) -> Path:

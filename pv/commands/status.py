@@ -23,10 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "status", help="dashboard: status, version, verdicts, and what the next status needs",
         description="For each contract: its claimed status and version, its falsifiers by ledger outcome "
                     "(stale verdicts counted apart), whether the claim is supported, and what promotion to the "
-                    "next status still needs. Reads the ledger; runs nothing. Exit 0, or 1 when a claimed "
-                    "status is not supported.",
+                    "next status still needs; then each falsifier whose verdict is stale (naming the changed "
+                    "file) or missing (all of them with -v). Reads the ledger; runs nothing. Exit 0, or 1 when "
+                    "a claimed status is not supported.",
     )
     add_contract_paths(parser)
+    parser.add_argument("-v", "--verbose", action="store_true", help="list every falsifier, fresh ones too")
     add_ledger(parser)
     add_format(parser, formats(Dashboard))
     add_root(parser)
@@ -36,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     ws = workspace(args)
     try:
-        board = dashboard(ws, contract_paths(args.paths, ws, default_all=True))
+        board = dashboard(ws, contract_paths(args.paths, ws, default_all=True), verbose=args.verbose)
     except LedgerError as exc:
         raise UsageError(str(exc)) from None
     render(board, args.format)

@@ -1,4 +1,4 @@
-"""``pv verify [CONTRACTS] [-k ID] [--live]``: run the bound falsifiers and record verdicts in the ledger."""
+"""``pv verify [CONTRACTS] [-k ID] [--changed] [-n N] [--live]``: run the bound falsifiers, record verdicts."""
 
 from __future__ import annotations
 
@@ -14,19 +14,24 @@ from pv.commands.common import (
     contract_paths,
     workspace,
 )
+from pv.progress import progress_for
 from pv.render import formats, render
+from pv.render.text import console, print_diagnostics
 from pv.render.verify import to_junit
-from pv.verify import VerifyError, VerifyReport, verify
+from pv.verify import Progress, VerifyError, VerifyInputError, VerifyReport, verify
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "verify", help="run the falsifiers' bound tests and record verdicts in the ledger",
         description="Run every selected falsifier's bound pytest test in one pytest subprocess, map the outcomes "
-                    "back to falsifier ids (pass, fail, error, skipped, not-bound, live-not-run) and record them "
-                    "in the verdict ledger (.pv/ledger.json). LIVE: commands run only with --live and leave an "
-                    "evidence folder under evidence/<contract-id>/. Exit 0 when no ship-blocking falsifier "
-                    "fails or errors, 1 otherwise, 2 on a usage error.",
+                    "back to falsifier ids (pass, fail, error, skipped, not-bound, live-not-run) and record them, "
+                    "with the digests of the files each test depended on, in the verdict ledger "
+                    "(.pv/ledger.json, committed). --changed re-runs only falsifiers whose verdict is stale or "
+                    "missing. LIVE: commands run only with --live and leave an evidence folder under "
+                    "evidence/<contract-id>/. Progress goes to stderr, one line per falsifier (a live table on "
+                    "a terminal). Exit 0 when no ship-blocking falsifier fails or errors, 1 otherwise, 2 on a "
+                    "usage error or a contract that does not load (nothing runs then).",
     )
     add_contract_paths(parser)
     parser.add_argument("-k", dest="patterns", action="append", default=[], metavar="FALSIFIER_ID",
@@ -34,6 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--live", action="store_true",
                         help="also run LIVE: commands from the contracts (shell commands: only for contracts "
                              "you trust)")
+    parser.add_argument("--changed", action="store_true",
+                        help="re-run only falsifiers without a fresh verdict (stale, missing, or error); keep the "
+                             "rest from the ledger")
+    parser.add_argument("-n", "--workers", type=int, default=0, metavar="N",
+                        help="spread the bound tests over N processes (pytest-xdist); default: one process")
+    parser.add_argument("--no-progress", action="store_true", help="print no progress on stderr")
     parser.add_argument("--junit", type=Path, default=None, metavar="FILE",
                         help="also write a JUnit XML report (one testcase per falsifier)")
     add_ledger(parser)
@@ -50,9 +61,15 @@ def run(args: argparse.Namespace) -> int:
     ws = workspace(args)
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
+    if args.workers < 0:
+        raise UsageError("-n must be 0 or more")
     try:
         report = verify(ws, contract_paths(args.paths, ws, default_all=True), patterns=args.patterns,
-                        live=args.live, write=not args.no_ledger, timeout_s=args.timeout)
+                        live=args.live, write=not args.no_ledger, timeout_s=args.timeout, changed=args.changed,
+                        workers=args.workers, progress=Progress() if args.no_progress else progress_for())
+    except VerifyInputError as exc:
+        print_diagnostics(console(stderr=True), exc.diagnostics)
+        raise UsageError(str(exc)) from None
     except VerifyError as exc:
         raise UsageError(str(exc)) from None
     if args.junit is not None:

@@ -17,7 +17,7 @@ GATE = GateInfo(
 def check(ctx: LintContext) -> list[Diagnostic]:
     graph = {lc.id: list(lc.contract.metadata.depends_on) for lc in ctx.repo_contracts if lc.contract is not None}
     known = sorted({lc.id for lc in ctx.repo_contracts})
-    out = []
+    out = ctx.partial(GATE.name, "its depends_on is not part of the cycle check")
     for lc, contract in ctx.valid:
         for j, dep in enumerate(contract.metadata.depends_on):
             if dep not in known:

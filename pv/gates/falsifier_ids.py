@@ -17,7 +17,7 @@ GATE = GateInfo(
 
 def check(ctx: LintContext) -> list[Diagnostic]:
     first: dict[str, str] = {}
-    out = []
+    out = ctx.partial(GATE.name, "ids it declares were not compared with the others")
     for lc, contract in ctx.valid:
         for i, ft in enumerate(contract.falsification_tests):
             where = f"{lc.display} (falsification_tests[{i}])"

@@ -29,6 +29,15 @@ def text(con: Console, board: Dashboard) -> None:
         tbl.add_row(r.id, r.status, r.version, f"{r.falsifiers} declared: {outcomes}", claim)
     con.print(tbl)
     for r in board.rows:
+        shown = [v for v in r.verdicts if board.verbose or v.freshness != "fresh"]
+        if shown:
+            con.print(f"{escape(r.id)}: verdicts" + ("" if board.verbose else " (stale or missing)"))
+        for v in shown:
+            colour = {"fresh": "green", "stale": "yellow", "missing": "red"}[v.freshness]
+            outcome = f" {v.outcome}" if v.outcome else ""
+            why = f": {v.why}" if v.why else ""
+            con.print(f"  {escape(v.id)}{escape(outcome)} [{colour}]{v.freshness}[/{colour}]{escape(why)}")
+    for r in board.rows:
         if not r.claim_supported:
             con.print(f"[red]{escape(r.id)}[/red]: claimed {r.status} is not supported:")
             con.print(escape(_bullets(r.claim_gaps)))

@@ -53,7 +53,8 @@ def text(con: Console, report: VerifyReport, *, show_output: bool = False) -> No
             where = e.node_id or (e.binding or "")
             reason = f"[dim]{escape(brief(e.reason, 400))}[/dim]" if e.reason else ""
             detail = "\n".join(part for part in (escape(where), reason) if part)
-            tbl.add_row(e.falsifier_id, f"[{style}]{e.outcome.value.upper()}[/{style}]",
+            kept = " [dim](kept)[/dim]" if v.kept else ""
+            tbl.add_row(e.falsifier_id, f"[{style}]{e.outcome.value.upper()}[/{style}]{kept}",
                         "yes" if e.ship_blocking else "no", f"{e.duration_s:.2f}s", detail)
             if show_output and v.output:
                 tbl.add_row("", "", "", "", f"[dim]{escape(v.output[-2000:])}[/dim]")
@@ -63,8 +64,9 @@ def text(con: Console, report: VerifyReport, *, show_output: bool = False) -> No
     passed = sum(v.entry.outcome is Outcome.PASS for v in report.verdicts)
     color = "red" if not report.ok else "green"
     ledger = f"; ledger: {display_path(report.ledger_file)}" if report.ledger_file else ""
-    con.print(f"[{color}]{passed}/{total} falsifiers passed; {len(blocking)} ship-blocking failure(s)[/{color}]"
-              f" in {report.duration_s:.1f}s{ledger}")
+    kept = f" ({total - report.kept} run, {report.kept} fresh verdict(s) kept)" if report.kept else ""
+    con.print(f"[{color}]{passed}/{total} falsifiers passed{kept}; {len(blocking)} ship-blocking failure(s)"
+              f"[/{color}] in {report.duration_s:.1f}s{ledger}")
 
 
 def verdict_diagnostics(report: VerifyReport) -> list[Diagnostic]:
@@ -87,6 +89,7 @@ def to_json(report: VerifyReport) -> dict[str, Any]:
         "ok": report.ok,
         "ledger": str(report.ledger_file) if report.ledger_file else None,
         "duration_s": report.duration_s,
+        "kept": report.kept,
         "pytest_exit": report.pytest_exit,
         "contracts": [{
             "id": c.contract.id,
@@ -96,7 +99,9 @@ def to_json(report: VerifyReport) -> dict[str, Any]:
             "passed": c.passed,
             "total": len(c.verdicts),
             "ship_blocking_failures": [v.entry.falsifier_id for v in c.blocking_failures],
-            "falsifiers": [v.entry.model_dump(mode="json") for v in c.verdicts],
+            "falsifiers": [{**v.entry.model_dump(mode="json", exclude={"inputs"}), "kept": v.kept,
+                            "inputs": len(v.entry.inputs) if v.entry.inputs is not None else None}
+                           for v in c.verdicts],
         } for c in report.contracts],
         "diagnostics": [d.model_dump(mode="json") for d in report.diagnostics],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,45 @@ class Repo:
         path.write_text(text)
         return path
 
+    def git(self, *args: str) -> str:
+        ident = ["-c", "user.email=pv@example.invalid", "-c", "user.name=pv", "-c", "commit.gpgsign=false"]
+        return subprocess.run(["git", *ident, *args], cwd=self.root, check=True, capture_output=True,
+                              text=True).stdout
+
+    def commit_all(self, message: str = "work") -> None:
+        if not (self.root / ".git").exists():
+            self.git("init", "-q")
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     return Repo(tmp_path)
+
+
+def recorded(root: Path, fid: str, outcome: Any = None, *, inputs: list[str] | None = None, **fields: Any):
+    """The ledger entry `pv verify` would record now for falsifier ``fid`` (fresh until something changes).
+
+    ``inputs`` are the repo-relative files it depended on (default: its test file); ``fields`` override
+    anything, e.g. ``inputs=None`` for an entry written by an older pv.
+    """
+    from pv.binding import parse_binding
+    from pv.freshness import Digests, entry_digest
+    from pv.ledger import LedgerEntry, Outcome, utc_now
+    from pv.loader import load_contract
+
+    for path in sorted((root / "contracts").glob("*.yaml")):
+        lc = load_contract(path)
+        ft = next((f for f in (lc.contract.falsification_tests if lc.contract else []) if f.id == fid), None)
+        if ft is None:
+            continue
+        binding = parse_binding(ft.test)
+        node = f"{binding.file}::{binding.qualname}" if binding.file else None
+        files = inputs if inputs is not None else ([binding.file] if binding.file else [])
+        base = dict(falsifier_id=fid, contract_id=lc.contract.metadata.id, outcome=outcome or Outcome.PASS,
+                    ship_blocking=ft.ship_blocking, binding=ft.test, node_id=node, entry_sha256=entry_digest(ft),
+                    inputs=Digests(root).of(files), recorded_at=utc_now())
+        base.update(fields)
+        return LedgerEntry(**base)
+    raise KeyError(f"no contract under {root} declares {fid}")

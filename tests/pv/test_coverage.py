@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from pv.cli import main
-from pv.fileio import sha256_file
-from pv.ledger import Ledger, LedgerEntry, Outcome, utc_now, write_ledger
-from tests.pv.conftest import Repo, falsifier, valid_contract
+from pv.ledger import Ledger, write_ledger
+from tests.pv.conftest import Repo, falsifier, recorded, valid_contract
 
 T = "falsifiers/test_demo.py"
 
@@ -41,12 +40,10 @@ def test_ratios_count_resolving_bindings_only(demo: Repo, capsys) -> None:
 
 
 def test_passing_counts_fresh_passes_from_the_ledger(demo: Repo, capsys) -> None:
-    sha = sha256_file(demo.root / T)
+    stale = recorded(demo.root, "FALSIFY-DEMO-002")
     write_ledger(demo.root / ".pv" / "ledger.json", Ledger().merged([
-        LedgerEntry(falsifier_id="FALSIFY-DEMO-001", contract_id="demo-v1", outcome=Outcome.PASS,
-                    node_id=f"{T}::test_one", test_file=T, test_sha256=sha, recorded_at=utc_now()),
-        LedgerEntry(falsifier_id="FALSIFY-DEMO-002", contract_id="demo-v1", outcome=Outcome.PASS,
-                    node_id=f"{T}::test_two", test_file=T, test_sha256="0" * 64, recorded_at=utc_now()),  # stale
+        recorded(demo.root, "FALSIFY-DEMO-001"),
+        stale.model_copy(update={"inputs": {T: "0" * 64}}),  # recorded from another version of the test file
     ]))
     code, out = cov(demo, "--min-passing", "50", capsys=capsys)
     assert out["total"]["passing"] == 1 and out["total"]["passing_pct"] == pytest.approx(33.33)

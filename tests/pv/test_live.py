@@ -44,6 +44,8 @@ def live(fid: str, args: str, **extra) -> dict:
 def live_repo(repo: Repo) -> Repo:
     repo.write("emit.py", EMIT)
     repo.write("data/corpus.txt", "hello world\n")
+    repo.write(".gitignore", "*.json\n!evidence/**/*.json\n")  # metrics files are run outputs
+    repo.commit_all("start")  # evidence only counts once git tracks it
     return repo
 
 
@@ -175,6 +177,9 @@ def test_active_runtime_needs_matching_evidence_and_a_run_without_live_keeps_it(
     assert any("FALSIFY-RUN-002: live-not-run" in m and "pv verify --live" in m for m in refused.missing)
 
     run(live_repo, *fals, status="FUNCTIONAL")  # with --live: evidence recorded
+    untracked = promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True)
+    assert any("FALSIFY-RUN-002: evidence/run-v1/" in m and "is not tracked by git" in m for m in untracked.missing)
+    live_repo.commit_all("evidence")
     assert promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True).ok
 
     run(live_repo, *fals, live_=False, status="FUNCTIONAL")  # a plain run must not erase the LIVE verdict
@@ -185,7 +190,12 @@ def test_active_runtime_needs_matching_evidence_and_a_run_without_live_keeps_it(
     (live_repo.root / "data" / "corpus.txt").write_text("a different corpus\n")
     changed = promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True)
     assert not changed.ok
-    assert any("artifact data/corpus.txt no longer matches the hash in evidence/run-v1/" in m for m in changed.missing)
+    assert "FALSIFY-RUN-002: ledger verdict is stale: data/corpus.txt changed (run `pv verify --live --changed`)" \
+        in changed.missing
+    (live_repo.root / "data" / "corpus.txt").write_text("hello world\n")
+    (live_repo.root / "emit.py").write_text(EMIT + "# the command's own code changed\n")
+    assert "FALSIFY-RUN-002: ledger verdict is stale: emit.py changed (run `pv verify --live --changed`)" \
+        in promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True).missing
 
 
 def test_evidence_recorded_before_a_loss_floor_was_added_does_not_count(live_repo: Repo) -> None:
@@ -195,9 +205,10 @@ def test_evidence_recorded_before_a_loss_floor_was_added_does_not_count(live_rep
     path, got = run(live_repo, unit, live("FALSIFY-RUN-002", "m.json val_loss=0.0008", **degenerate),
                     status="FUNCTIONAL")
     assert got["FALSIFY-RUN-002"].outcome is Outcome.PASS  # no floor yet: the degenerate run passes
+    live_repo.commit_all("evidence")
     assert promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True).ok
     # the contract now declares the floor that run would fail; its old evidence must not be reused
     path, _ = run(live_repo, unit, live("FALSIFY-RUN-002", "m.json val_loss=0.0008", loss_floor=0.5, **degenerate),
                   live_=False, status="FUNCTIONAL")
     refused = promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True)
-    assert any("FALSIFY-RUN-002: the loss_floor changed since evidence/run-v1/" in m for m in refused.missing)
+    assert any("FALSIFY-RUN-002: ledger verdict is stale: its contract entry changed" in m for m in refused.missing)

@@ -63,13 +63,22 @@ def test_schema_errors_point_at_the_offending_key(tmp_path: Path) -> None:
     loaded = _load(tmp_path, text)
     by_path = {d.key_path: d for d in loaded.diagnostics}
     unknown = by_path["metadata.statuss"]
-    assert unknown.message == "unknown key 'statuss'"
-    assert unknown.hint == "did you mean `status`?"
+    # one finding for a renamed key, not "unknown key" plus "missing key" (issue 16, item 16)
+    assert unknown.message == "`statuss` is not a key; did you mean `status`, which is missing?"
+    assert unknown.hint == "rename `statuss:` to `status:`"
     assert text.splitlines()[unknown.line - 1].strip().startswith("statuss:")
-    assert "missing required key 'status'" in by_path["metadata.status"].message
+    assert "metadata.status" not in by_path
+    assert len(loaded.diagnostics) == 2  # the renamed key and the non-boolean ship_blocking
     boolean = by_path["falsification_tests[0].ship_blocking"]
     assert "not a boolean" in boolean.message
     assert "ship_blocking" in text.splitlines()[boolean.line - 1]
+
+
+def test_an_unknown_key_that_renames_nothing_stays_one_plain_finding(tmp_path: Path) -> None:
+    data = valid_contract()
+    data["metadata"]["statuss"] = "DRAFT"  # status is still there: a stray key, not a rename
+    (diag,) = _load(tmp_path, yaml.safe_dump(data, sort_keys=False)).diagnostics
+    assert diag.message == "unknown key 'statuss'" and diag.hint == "did you mean `status`?"
 
 
 def test_enum_typo_gets_a_suggestion(tmp_path: Path) -> None:

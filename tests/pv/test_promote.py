@@ -10,13 +10,12 @@ import pytest
 
 from pv.cli import main
 from pv.enums import Status
-from pv.fileio import sha256_file
-from pv.ledger import Ledger, LedgerEntry, Outcome, utc_now, write_ledger
+from pv.ledger import Ledger, Outcome, write_ledger
 from pv.loader import load_contract
 from pv.promote import promote
 from pv.requirements import STATUS_RULES
 from pv.workspace import Workspace
-from tests.pv.conftest import Repo
+from tests.pv.conftest import Repo, recorded
 
 CONTRACT = """\
 # Top comment: why this contract exists.
@@ -78,14 +77,9 @@ def demo(repo: Repo) -> Path:
 
 def record(repo: Repo, outcomes: dict[str, Outcome], **overrides) -> None:
     """A ledger as `pv verify` would write it for this (non-git) repo."""
-    entries = []
-    for fid, outcome in outcomes.items():
-        name = "test_one" if fid.endswith("1") else "test_two"
-        fields = dict(falsifier_id=fid, contract_id="demo-v1", outcome=outcome, node_id=f"{T}::{name}",
-                      binding=f"{T}::{name}", test_file=T, test_sha256=sha256_file(repo.root / T),
-                      recorded_at=utc_now(), reason="skipped: needs a GPU" if outcome is Outcome.SKIPPED else None)
-        fields.update(overrides)
-        entries.append(LedgerEntry(**fields))
+    entries = [recorded(repo.root, fid, outcome, **{
+        "reason": "skipped: needs a GPU" if outcome is Outcome.SKIPPED else None, **overrides})
+        for fid, outcome in outcomes.items()]
     write_ledger(repo.root / ".pv" / "ledger.json", Ledger().merged(entries))
 
 
@@ -110,8 +104,10 @@ def test_promotion_round_trips_comments_and_bumps_version(repo: Repo, demo: Path
     loaded = load_contract(demo)
     assert loaded.ok
     entry = loaded.contract.metadata.changelog[-1]
-    assert entry.change.startswith("Status PARTIAL_ALGORITHM_LEVEL -> FUNCTIONAL (pv promote): 2/2 falsifier "
-                                   "verdicts pass in .pv/ledger.json (not a git checkout)")
+    assert entry.change.startswith("Status PARTIAL_ALGORITHM_LEVEL -> FUNCTIONAL (pv promote): counted 2 of 2 "
+                                   "non-LIVE falsifiers with a fresh pass (2 declared) in .pv/ledger.json, inputs "
+                                   "digest ")
+    assert "not a git checkout" not in entry.change
 
 
 @pytest.mark.parametrize(("outcomes", "expected"), [
@@ -136,8 +132,7 @@ def test_a_changed_test_file_makes_the_verdict_stale(repo: Repo, demo: Path) -> 
     repo.write(T, TESTS + "\ndef test_three():\n    assert True\n")
     result = promote(Workspace(repo.root), demo, Status.FUNCTIONAL)
     assert result.missing == [
-        f"FALSIFY-DEMO-00{i}: ledger verdict is stale: {T} changed since it was recorded (run `pv verify` again)"
-        for i in (1, 2)]
+        f"FALSIFY-DEMO-00{i}: ledger verdict is stale: {T} changed (run `pv verify --changed`)" for i in (1, 2)]
 
 
 def test_unbound_and_unresolved_falsifiers_are_named(repo: Repo, demo: Path) -> None:

@@ -73,7 +73,7 @@ def test_weakening_the_bound_turns_the_falsifier_red_and_promotion_refuses(
 
     report = verify(Workspace(root), [contract])
     assert report.ok and {v.entry.outcome for v in report.verdicts} == {Outcome.PASS}
-    assert read_ledger(root / ".pv" / "ledger.json").entries["FALSIFY-VOCAB-001"].commit is not None
+    assert "demo_preflight.py" in read_ledger(root / ".pv" / "ledger.json").entries["FALSIFY-VOCAB-001"].inputs
     assert promote(Workspace(root), contract, Status.FUNCTIONAL, dry_run=True).ok
 
     # The mutation: the relaxed bound <= becomes <.
@@ -84,7 +84,7 @@ def test_weakening_the_bound_turns_the_falsifier_red_and_promotion_refuses(
 
     stale = promote(Workspace(root), contract, Status.FUNCTIONAL, dry_run=True)
     assert not stale.ok
-    assert any("FALSIFY-VOCAB-001: ledger verdict is stale: uncommitted changes" in m for m in stale.missing)
+    assert any("FALSIFY-VOCAB-001: ledger verdict is stale: demo_preflight.py changed" in m for m in stale.missing)
 
     red = {v.entry.falsifier_id: v.entry for v in verify(Workspace(root), [contract]).verdicts}
     assert red["FALSIFY-VOCAB-001"].outcome is Outcome.FAIL
@@ -107,4 +107,5 @@ def test_weakening_the_bound_turns_the_falsifier_red_and_promotion_refuses(
     promoted = load_contract(contract)
     assert promoted.ok and promoted.contract.metadata.status is Status.FUNCTIONAL
     assert promoted.contract.metadata.version == "1.2.0"
-    assert "3/3 falsifier verdicts pass in .pv/ledger.json at commit" in promoted.contract.metadata.changelog[-1].change
+    assert "counted 3 of 3 non-LIVE falsifiers with a fresh pass (3 declared) in .pv/ledger.json, inputs digest" \
+        in promoted.contract.metadata.changelog[-1].change

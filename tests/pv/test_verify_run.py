@@ -129,9 +129,9 @@ def test_ledger_records_hashes_node_ids_and_time(ran) -> None:
     assert ledger is not None and set(ledger.entries) == set(BINDINGS)
     entry = ledger.entries["FALSIFY-DEMO-001"]
     assert entry.node_id == f"{F}::test_passes"
-    assert entry.test_sha256 == sha256_file(repo.root / F)
-    assert entry.contract_sha256 == sha256_file(repo.root / "contracts" / "demo-v1.yaml")
-    assert entry.commit is None  # tmp repo is not a git checkout, and the ledger says so honestly
+    assert entry.inputs is not None and entry.inputs[F] == sha256_file(repo.root / F)
+    assert entry.entry_sha256 is not None and "contracts/demo-v1.yaml" not in entry.inputs  # its entry, not the file
+    assert all(not p.startswith("/") for p in entry.inputs)  # repo-relative: a clone reproduces it
     assert entry.recorded_at.tzinfo is not None and entry.duration_s >= 0
     assert not list((repo.root / ".pv").glob("*.tmp"))  # atomic write left no temp file
 
@@ -238,3 +238,21 @@ def test_plain_pytest_with_pv_ledger_fills_the_ledger(repo: Repo) -> None:
     assert {k: e.outcome for k, e in ledger.entries.items()} == {"FALSIFY-DEMO-001": Outcome.PASS,
                                                                  "FALSIFY-DEMO-002": Outcome.FAIL}
     assert ledger.entries["FALSIFY-DEMO-001"].source == "pytest --pv-ledger"
+
+
+def test_a_contract_that_does_not_load_is_an_input_error_and_nothing_runs(
+        repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16 item 16: exit 2 (not 1, which means a ship-blocking failure) and no "0/0 passed" summary."""
+    repo.write(F, TESTS)
+    good = valid_contract("demo-v1", falsifiers=[falsifier("FALSIFY-DEMO-001", f"{F}::test_passes")])
+    bad = valid_contract("typo-v1", falsifiers=[falsifier("FALSIFY-TYPO-001", f"{F}::test_passes")])
+    bad["metadata"]["statuss"] = bad["metadata"].pop("status")
+    repo.contract(good)
+    repo.contract(bad)
+    assert main(["verify", "--root", str(repo.root)]) == 2
+    captured = capsys.readouterr()
+    assert "falsifiers passed" not in captured.out and "0/0" not in captured.out + captured.err
+    assert "contracts/typo-v1.yaml" in captured.err and "nothing was run" in captured.err
+    assert "`statuss` is not a key; did you mean `status`, which is missing?" in captured.err
+    assert not (repo.root / ".pv" / "ledger.json").exists()
+    assert main(["verify", "--root", str(repo.root), str(repo.root / "contracts" / "demo-v1.yaml")]) == 0

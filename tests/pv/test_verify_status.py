@@ -7,9 +7,8 @@ import json
 import pytest
 
 from pv.cli import main
-from pv.fileio import sha256_file
-from pv.ledger import Ledger, LedgerEntry, Outcome, utc_now, write_ledger
-from tests.pv.conftest import Repo, falsifier, valid_contract
+from pv.ledger import Ledger, Outcome, write_ledger
+from tests.pv.conftest import Repo, falsifier, recorded, valid_contract
 
 T = "falsifiers/test_demo.py"
 
@@ -24,11 +23,8 @@ def demo(repo: Repo) -> Repo:
 
 
 def _record(repo: Repo, **outcomes: Outcome) -> None:
-    sha = sha256_file(repo.root / T)
     write_ledger(repo.root / ".pv" / "ledger.json", Ledger().merged([
-        LedgerEntry(falsifier_id=fid.replace("_", "-"), contract_id="demo-v1" if "DEMO" in fid else "draft-v1",
-                    outcome=o, node_id=f"{T}::test_{'two' if fid.endswith('2') else 'one'}", test_file=T,
-                    test_sha256=sha, recorded_at=utc_now(), reason="boom" if o is Outcome.FAIL else None)
+        recorded(repo.root, fid.replace("_", "-"), o, reason="boom" if o is Outcome.FAIL else None)
         for fid, o in outcomes.items()]))
 
 
@@ -56,7 +52,7 @@ def test_supported_claims_exit_zero_and_text_dashboard(demo: Repo, capsys) -> No
     out = capsys.readouterr().out
     assert "FUNCTIONAL" in out and "2 declared: 2 pass" in out
     assert "ready for PROPOSED: pv promote contracts/draft-v1.yaml --to PROPOSED" in out
-    assert "ACTIVE_RUNTIME still needs:" in out and "no evidence recorded under evidence/demo-v1/" in out
+    assert "ACTIVE_RUNTIME still needs:" in out and "no LIVE falsifier" in out
 
 
 def test_without_a_ledger_says_so(demo: Repo, capsys) -> None:
