@@ -79,6 +79,9 @@ class Ledger(BaseModel):
             if entry.outcome is Outcome.LIVE_NOT_RUN and old is not None and old.evidence is not None \
                     and old.binding == entry.binding:
                 continue  # a run without --live must not erase the verdict of the last LIVE run
+            if old is not None and entry.outcome in (Outcome.NOT_BOUND, Outcome.LIVE_NOT_RUN) and \
+                    (old.outcome, old.entry_sha256, old.reason) == (entry.outcome, entry.entry_sha256, entry.reason):
+                continue  # nothing ran and nothing changed: keep the file byte-identical (a clean git status)
             entries[entry.falsifier_id] = entry
         return Ledger(entries=dict(sorted(entries.items())))
 

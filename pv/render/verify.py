@@ -64,7 +64,8 @@ def text(con: Console, report: VerifyReport, *, show_output: bool = False) -> No
     passed = sum(v.entry.outcome is Outcome.PASS for v in report.verdicts)
     color = "red" if not report.ok else "green"
     ledger = f"; ledger: {display_path(report.ledger_file)}" if report.ledger_file else ""
-    kept = f" ({total - report.kept} run, {report.kept} fresh verdict(s) kept)" if report.kept else ""
+    ran = sum(not v.kept and v.entry.outcome not in (Outcome.NOT_BOUND, Outcome.LIVE_NOT_RUN) for v in report.verdicts)
+    kept = f" ({ran} run, {report.kept} fresh verdict(s) kept)" if report.kept else ""
     con.print(f"[{color}]{passed}/{total} falsifiers passed{kept}; {len(blocking)} ship-blocking failure(s)"
               f"[/{color}] in {report.duration_s:.1f}s{ledger}")
 

@@ -263,21 +263,28 @@ def test_a_full_run_drops_verdicts_of_falsifiers_no_contract_declares(repo: Repo
     assert set(read_ledger(repo.root / ".pv" / "ledger.json").entries) == {"FALSIFY-X-001"}
 
 
+def _two_tests(repo: Repo, modules: dict[str, str], test_module: str, first: str, second: str) -> dict:
+    """A package, one test module with two tests bound to FALSIFY-T-001/002, verified: their ledger entries."""
+    (repo.root / "pyproject.toml").write_text("[tool.pytest.ini_options]\npythonpath = ['.']\n")
+    for name, text in {"pkg/__init__.py": "", **modules}.items():
+        repo.write(name, text)
+    repo.write("falsifiers/test_t.py", test_module)
+    path = repo.contract(valid_contract("t-v1", falsifiers=[
+        falsifier("FALSIFY-T-001", f"falsifiers/test_t.py::{first}"),
+        falsifier("FALSIFY-T-002", f"falsifiers/test_t.py::{second}")]))
+    verdicts = verify(Workspace(repo.root), [path]).verdicts
+    assert {v.entry.outcome for v in verdicts} == {Outcome.PASS}
+    return {v.entry.falsifier_id.removeprefix("FALSIFY-T-"): v.entry for v in verdicts}
+
+
 def test_function_scoped_fixtures_belong_to_their_test_alone(repo: Repo) -> None:
     """What a function-scoped fixture does for one test is not an input of another test using it."""
-    (repo.root / "pyproject.toml").write_text("[tool.pytest.ini_options]\npythonpath = ['.']\n")
-    repo.write("pkg/__init__.py", "")
-    repo.write("pkg/only_one.py", "X = 1\n")
-    repo.write("falsifiers/test_f.py", (
+    entries = _two_tests(repo, {"pkg/only_one.py": "X = 1\n"}, (
         "import pytest\n\n@pytest.fixture\ndef per_test(request, tmp_path):\n"
         "    if request.node.name == 'test_one':\n        import pkg.only_one\n    return tmp_path\n\n"
-        "def test_one(per_test):\n    pass\n\ndef test_two(per_test):\n    pass\n"))
-    path = repo.contract(valid_contract("f-v1", falsifiers=[
-        falsifier("FALSIFY-F-001", "falsifiers/test_f.py::test_one"),
-        falsifier("FALSIFY-F-002", "falsifiers/test_f.py::test_two")]))
-    entries = {v.entry.falsifier_id: v.entry for v in verify(Workspace(repo.root), [path]).verdicts}
-    assert "pkg/only_one.py" in entries["FALSIFY-F-001"].inputs
-    assert "pkg/only_one.py" not in entries["FALSIFY-F-002"].inputs
+        "def test_one(per_test):\n    pass\n\ndef test_two(per_test):\n    pass\n"), "test_one", "test_two")
+    assert "pkg/only_one.py" in entries["001"].inputs
+    assert "pkg/only_one.py" not in entries["002"].inputs
 
 
 def test_pv_hashing_the_ledgers_files_is_not_an_input(tmp_path: Path) -> None:
@@ -315,21 +322,13 @@ def test_a_test_that_lists_a_folder_is_stale_when_a_file_appears_there(repo: Rep
 def test_reads_are_leaves_and_threads_keep_the_test_that_started_them(repo: Repo) -> None:
     """Reading a module's source does not make its imports inputs (whatever ran earlier), and what a
     thread left behind by one test does later is not charged to the next test."""
-    (repo.root / "pyproject.toml").write_text("[tool.pytest.ini_options]\npythonpath = ['.']\n")
-    for name, text in {"pkg/__init__.py": "", "pkg/a.py": "import pkg.b\n", "pkg/b.py": "",
-                       "pkg/late.py": ""}.items():
-        repo.write(name, text)
-    repo.write("falsifiers/test_t.py", (
+    entries = _two_tests(repo, {"pkg/a.py": "import pkg.b\n", "pkg/b.py": "", "pkg/late.py": ""}, (
         "import threading\nSTART = threading.Event()\nTHREADS = []\n\n"
         "def test_imports():\n    import pkg.a\n"
         "    def later():\n        START.wait(30)\n        import pkg.late\n"
         "    THREADS.append(threading.Thread(target=later))\n    THREADS[0].start()\n\n"
         "def test_reads():\n    START.set()\n    THREADS[0].join(30)\n"
-        "    assert 'import pkg.b' in open('pkg/a.py').read()\n"))
-    path = repo.contract(valid_contract("t-v1", falsifiers=[
-        falsifier("FALSIFY-T-001", "falsifiers/test_t.py::test_imports"),
-        falsifier("FALSIFY-T-002", "falsifiers/test_t.py::test_reads")]))
-    entries = {v.entry.falsifier_id: v.entry for v in verify(Workspace(repo.root), [path]).verdicts}
-    assert {"pkg/a.py", "pkg/b.py"} <= set(entries["FALSIFY-T-001"].inputs)
-    assert "pkg/a.py" in entries["FALSIFY-T-002"].inputs and "pkg/b.py" not in entries["FALSIFY-T-002"].inputs
-    assert "pkg/late.py" not in entries["FALSIFY-T-002"].inputs
+        "    assert 'import pkg.b' in open('pkg/a.py').read()\n"), "test_imports", "test_reads")
+    assert {"pkg/a.py", "pkg/b.py"} <= set(entries["001"].inputs)
+    assert "pkg/a.py" in entries["002"].inputs and "pkg/b.py" not in entries["002"].inputs
+    assert "pkg/late.py" not in entries["002"].inputs

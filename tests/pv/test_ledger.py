@@ -127,3 +127,13 @@ def test_lint_is_quiet_when_the_ledger_supports_the_claim(repo: Repo) -> None:
     _functional(repo)
     write_ledger(repo.root / ".pv" / "ledger.json", Ledger().merged([recorded(repo.root, "FALSIFY-DEMO-001")]))
     assert _status_gate(repo).diagnostics == []
+
+
+def test_a_rerun_that_ran_nothing_new_leaves_the_file_byte_identical() -> None:
+    """CI re-runs `pv verify --changed` on a fresh clone: a ledger that did not change must not show as modified."""
+    first = Ledger().merged([entry(outcome=Outcome.LIVE_NOT_RUN, binding="LIVE: x", entry_sha256="e", reason="r")])
+    later = entry(outcome=Outcome.LIVE_NOT_RUN, binding="LIVE: x", entry_sha256="e", reason="r")
+    later = later.model_copy(update={"recorded_at": later.recorded_at.replace(year=2030)})
+    assert render_ledger(first.merged([later])) == render_ledger(first)
+    changed = later.model_copy(update={"entry_sha256": "f"})  # the contract entry changed: record it
+    assert render_ledger(first.merged([changed])) != render_ledger(first)
