@@ -52,8 +52,12 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def entry_digest(entry: BaseModel) -> str:
-    """Digest of one falsifier's contract entry (every field, canonical JSON), not of the whole file."""
-    text = json.dumps(entry.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """Digest of one falsifier's contract entry (canonical JSON), not of the whole file.
+
+    Fields left at their defaults are left out, so a schema that gains an optional field does not
+    make every recorded verdict stale; a value written in the entry, default or not, counts.
+    """
+    text = json.dumps(entry.model_dump(mode="json", exclude_defaults=True), sort_keys=True, separators=(",", ":"))
     return sha256_bytes(text.encode("utf-8"))
 
 

@@ -73,20 +73,18 @@ def _recorded(f: FalsifierView) -> Cell:
     e = f.entry
     if e is None or e.outcome.value in ("live-not-run", "not-bound"):
         return Cell("—", "muted")
-    commit = (e.commit or "no git")[:8]
     when = e.recorded_at.strftime("%Y-%m-%d %H:%M")
-    return Cell(f"{when} · {commit} · {e.duration_s:.2f}s", "nowrap",
-                f"recorded {e.recorded_at.isoformat()} by {e.source} at commit {e.commit or 'none'}"
-                f" (worktree {e.worktree or 'unknown'}), took {e.duration_s:.3f} s")
+    inputs = f"{len(e.inputs)} recorded input file(s)" if e.inputs is not None else "unrecorded inputs"
+    return Cell(f"{when} · {e.duration_s:.2f}s", "nowrap",
+                f"recorded {e.recorded_at.isoformat()} by {e.source} from {inputs}, took {e.duration_s:.3f} s")
 
 
 def _freshness(f: FalsifierView) -> Cell:
-    # pv-fresh replaces this judgement with per-falsifier input digests; the cell stays the same shape.
     if f.entry is None or f.state in (State.LIVE_NOT_RUN, State.NOT_BOUND):
         return Cell("missing", "fresh-missing", "no verdict recorded")
     if f.support.stale:
         return Cell("stale", "fresh-stale", f.support.stale, sub=brief(f.support.stale, 80))
-    return Cell("fresh", "fresh-fresh", "recorded against the code in front of you")
+    return Cell("fresh", "fresh-fresh", "every file it depended on still hashes as recorded")
 
 
 FALSIFIER_COLUMNS: list[Column] = [
@@ -95,6 +93,6 @@ FALSIFIER_COLUMNS: list[Column] = [
     Column("blocking", "ship-blocking", _blocking),
     Column("test", "bound test", _test, "file:line of the bound test, or the LIVE command"),
     Column("freshness", "freshness", _freshness, "whether the verdict still describes the current code"),
-    Column("recorded", "recorded (UTC · commit · time)", _recorded),
+    Column("recorded", "recorded (UTC · time)", _recorded),
     Column("reason", "reason", _reason),
 ]

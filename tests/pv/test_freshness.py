@@ -332,3 +332,15 @@ def test_reads_are_leaves_and_threads_keep_the_test_that_started_them(repo: Repo
     assert {"pkg/a.py", "pkg/b.py"} <= set(entries["001"].inputs)
     assert "pkg/a.py" in entries["002"].inputs and "pkg/b.py" not in entries["002"].inputs
     assert "pkg/late.py" not in entries["002"].inputs
+
+
+def test_the_entry_digest_ignores_fields_left_at_their_defaults() -> None:
+    """A schema that gains an optional field must not make every recorded verdict stale."""
+    from pv.freshness import entry_digest
+    from pv.models import FalsificationTest
+
+    base = falsifier("FALSIFY-X-001", "falsifiers/test_x.py::test_one")
+    digest = entry_digest(FalsificationTest(**base))
+    assert entry_digest(FalsificationTest(**base, artifacts=[], check=None)) == digest
+    assert entry_digest(FalsificationTest(**{**base, "rule": "x < y"})) != digest
+    assert entry_digest(FalsificationTest(**base, applies_to=["bound"])) != digest
