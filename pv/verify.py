@@ -262,8 +262,8 @@ def run_pytest(root: Path, planned: list[Planned], *, timeout_s: float | None = 
         env = dict(os.environ)
         if env.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
             cmd[3:3] = ["-p", "pv.pytest_plugin"] + (["-p", "xdist.plugin"] if workers else [])
-        if workers:
-            cmd += ["-n", str(workers)]
+        if workers:  # a module's tests stay on one worker: module-scoped fixtures are not set up twice
+            cmd += ["-n", str(workers), "--dist", "loadscope"]
         cmd += files
         with output_file.open("w", encoding="utf-8", errors="replace") as out:
             exit_status = _wait_reporting(cmd, root, env, out, progress_file, timeout_s, on_node)
