@@ -93,6 +93,35 @@ def write_jsonl(path: Path, docs: Iterable[str | dict], field: str = "text") -> 
     return path
 
 
+def write_parquet(path: Path, docs: Iterable[str | None], *, field: str = "text", row_group_size: int = 1000,
+                  extra: dict[str, list[object]] | None = None) -> Path:
+    """The same documents as :func:`write_jsonl`, as a Parquet file with small row groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns: dict[str, object] = {field: pa.array(list(docs), type=pa.string())}
+    columns.update(extra or {})
+    pq.write_table(pa.table(columns), path, row_group_size=row_group_size)
+    return path
+
+
+def compress_file(src: Path, dest: Path, *, frame_bytes: int = 1 << 16) -> Path:
+    """``src`` as ``.gz`` or ``.zst`` (by ``dest``'s suffix); zstd is written as many frames, as pzstd does."""
+    data = src.read_bytes()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.name.endswith(".gz"):
+        import gzip
+
+        dest.write_bytes(gzip.compress(data, mtime=0))
+    else:
+        import zstandard
+
+        cctx = zstandard.ZstdCompressor()
+        dest.write_bytes(b"".join(cctx.compress(data[i : i + frame_bytes]) for i in range(0, len(data), frame_bytes)))
+    return dest
+
+
 _CACHE_ROOT: list[Path] = []
 
 

@@ -179,6 +179,6 @@ def test_manifest_is_valid_json_with_schema_name(tmp_path: Path) -> None:
     corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:5])
     _run(corpus, tmp_path / "o")
     raw = json.loads((tmp_path / "o" / "manifest.json").read_text())
-    assert raw["format"] == "apr-token-shards" and raw["format_version"] == 1
+    assert raw["format"] == "apr-token-shards" and raw["format_version"] == 2
     assert raw["tokenizer"]["effective_vocab_count"] == 4099 and raw["producer"].startswith("provable-train")
     assert raw["verification"]["roundtrip_ok"] and "tiktoken" in raw["run"]["engine_check"]
