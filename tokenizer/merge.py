@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from safeio import AtomicFile, fsync_dir, sha256_file
@@ -170,9 +171,10 @@ def _place(src: Path, dest: Path, copy: bool, durable: bool) -> None:
         ) from None
 
 
-def merge_tasks(out: Path, task_dirs: list[Path], *, copy: bool = False, check_sha: bool = False,
+def merge_tasks(out: Path | str, task_dirs: Sequence[Path | str], *, copy: bool = False, check_sha: bool = False,
                 durable: bool = True) -> Manifest:
     """Merge array-task outputs into ``out``; returns the merged manifest."""
+    out = Path(out)
     if not task_dirs:
         raise TokenizeError("no task directories given", fix="pass OUTPUT/task-* of an encode-corpus --num-tasks run")
     parts = _load([Path(d) for d in task_dirs])
