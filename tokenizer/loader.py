@@ -15,8 +15,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from tokenizer.bytelevel import token_to_bytes
-from tokenizer.encoder_cache import load_entry
-from tokenizer.encoders import EncoderSpec, SpecialText, TiktokenSpec, tiktoken_spec
+from tokenizer.encoder_cache import MODES, load_entry, recorded_mismatch
+from tokenizer.encoders import EncoderSpec, SpecialText, TiktokenEncoder, TiktokenSpec, tiktoken_spec
 from tokenizer.errors import TokenizeError
 from tokenizer.hf_json import TokenizerDefinition, TokenizerSummary, check_ids, parse_tokenizer_json
 from tokenizer.meta import META_FILE, TokenizerMeta
@@ -38,8 +38,8 @@ class LoadedTokenizer:
     fast: TiktokenSpec | str
     summary: TokenizerSummary
     warnings: list[str] = field(default_factory=list)
-    #: the HF reference's ids for the probe texts, per special-text mode, when read from the encoder cache
-    probe_ids: dict[str, list[list[int]]] | None = None
+    #: True when ``fast`` came from the encoder cache and reproduced the HF ids it records on every probe text
+    cache_verified: bool = False
     notes: list[str] = field(default_factory=list)
 
     @cached_property
@@ -70,6 +70,14 @@ class LoadedTokenizer:
             raw = token_to_bytes(content)  # byte-level spelling -> the rank table's raw bytes
             return None if raw is None else self.fast.ranks.get(raw)
         return self.definition.vocab.get(content)
+
+    def tiktoken_encoder(self, special_text: SpecialText) -> TiktokenEncoder:
+        """The fast encoder, built once per tokenizer (constructing tiktoken's Encoding is the costly part)."""
+        assert isinstance(self.fast, TiktokenSpec)
+        built: TiktokenEncoder | None = self.__dict__.get("_tiktoken")
+        if built is None:
+            built = self.__dict__["_tiktoken"] = TiktokenEncoder(self.fast, special_text)
+        return built.with_special_text(special_text)
 
     def encoder_spec(self, kind: str, special_text: SpecialText) -> EncoderSpec:
         if kind == "tiktoken":
@@ -158,8 +166,14 @@ def load_tokenizer(path: Path | str, *, use_cache: bool = True) -> LoadedTokeniz
     if use_cache:
         cached, why = load_entry(directory, sha)
         if cached is not None:
-            return LoadedTokenizer(directory=directory, data=data, sha256=sha, meta=meta, fast=cached.spec,
-                                   summary=cached.summary, warnings=cached.warnings, probe_ids=cached.probe_ids)
+            tok = LoadedTokenizer(directory=directory, data=data, sha256=sha, meta=meta, fast=cached.spec,
+                                  summary=cached.summary, warnings=cached.warnings)
+            # the entry is trusted only if the encoder built from it reproduces the recorded HF ids
+            why = next((f"encoder cache ignored: {m}" for mode in MODES
+                        if (m := recorded_mismatch(tok.tiktoken_encoder(mode), cached.probe_ids.get(mode)))), None)
+            if why is None:
+                tok.cache_verified = True
+                return tok
         if why is not None:
             notes.append(why)
     defn = parse_tokenizer_json(data, str(tj_path))

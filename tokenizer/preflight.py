@@ -14,13 +14,12 @@ import numpy as np
 
 from tokenizer.chunks import iter_chunks
 from tokenizer.corpus import CorpusFile
-from tokenizer.encoder_cache import record_encoder, recorded_mismatch
+from tokenizer.encoder_cache import record_encoder
 from tokenizer.encoders import (
     PROBE_TEXTS,
     Encoder,
     HFEncoder,
     SpecialText,
-    TiktokenEncoder,
     TiktokenSpec,
     probe_mismatch,
 )
@@ -143,16 +142,13 @@ def choose_encoder(
                                 fix="use --engine auto or hf")
         notes.append(f"using HF tokenizers (slower): tiktoken is not equivalent here because {tok.fast}")
         return HFEncoder(tok.json_text, special_text), f"hf-tokenizers: tiktoken ineligible ({tok.fast})", notes
-    fast = TiktokenEncoder(tok.fast, special_text)
-    if tok.probe_ids is not None and not verify:
-        stale = recorded_mismatch(fast, tok.probe_ids.get(special_text))
-        if stale is None:
-            return fast, (
-                f"tiktoken: equivalence to HF tokenizers cached for this tokenizer.json (merges equal the rank order; "
-                f"ids identical on {len(PROBE_TEXTS)} probe texts, re-checked now against the recorded reference ids); "
-                "--verify-engine also compares this corpus's sample with HF"
-            ), notes
-        notes.append(f"encoder cache ignored: {stale}")
+    fast = tok.tiktoken_encoder(special_text)
+    if tok.cache_verified and not verify:
+        return fast, (
+            f"tiktoken: equivalence to HF tokenizers cached for this tokenizer.json (merges equal the rank order; "
+            f"ids identical on {len(PROBE_TEXTS)} probe texts, re-checked now against the recorded reference ids); "
+            "--verify-engine also compares this corpus's sample with HF"
+        ), notes
     reference = HFEncoder(tok.json_text, special_text)
     mismatch = probe_mismatch(fast, reference, sample)
     if mismatch is not None:
