@@ -23,11 +23,12 @@ from tokenizer.manifest import (
     Position,
     ShardEntry,
     SkippedLine,
+    manifest_text,
     utc_timestamp,
-    write_manifest,
+    write_manifest_text,
 )
 from tokenizer.options import EncodeOptions
-from tokenizer.shards import ShardWriter
+from tokenizer.shards import Pipeline, ShardWriter
 from tokenizer.worker import ChunkResult
 
 
@@ -56,6 +57,8 @@ class ShardAssembler:
         self.t_loop = t_loop
         self.prior_elapsed = prior_elapsed
         self.writer: ShardWriter | None = None
+        #: shard writes, commits and manifest writes, in order, off the main thread
+        self.io = Pipeline()
         self.pend = _Pending()
         self.pend_first_doc = manifest.totals.documents
         self.pend_skipped: list[tuple[int, int, str]] = []
@@ -125,6 +128,10 @@ class ShardAssembler:
         m.run.tokens_per_s = round(m.totals.tokens / elapsed, 1) if elapsed > 0 else 0.0
         m.run.updated_at = utc_timestamp()
 
+    def _write_manifest(self) -> None:
+        """Snapshot the manifest now; the pipeline writes it after the shard commits queued before it."""
+        self.io.submit(write_manifest_text, self.out, manifest_text(self.m), durable=self.opts.durable)
+
     def _commit_shard(self, position: Position) -> None:
         assert self.writer is not None
         entry: ShardEntry = self.writer.commit()
@@ -143,7 +150,7 @@ class ShardAssembler:
         self._commit_pending_lines(position)
         self.m.shards.append(entry)
         self._refresh(position)
-        write_manifest(self.out, self.m, durable=self.opts.durable)
+        self._write_manifest()
 
     # -- per chunk ---------------------------------------------------------------------------------
 
@@ -185,6 +192,11 @@ class ShardAssembler:
         self.line_base += r.n_lines
         self.seen_end[r.file_index] = r.end
 
+    def _write(self, tokens: np.ndarray) -> None:
+        if self.writer is None:
+            self.writer = ShardWriter(self.out, len(self.m.shards), durable=self.opts.durable, pipeline=self.io)
+        self.writer.write(tokens)
+
     def _place(self, r: ChunkResult, ndocs: int) -> None:
         tokens, ulen = r.tokens, r.doc_units[:ndocs]
         per_doc_eos = 0 if self.eos_id is None or self.opts.eos_policy == "none" else 1
@@ -198,9 +210,7 @@ class ShardAssembler:
         if ndocs == len(r.doc_units) and fill + tokens.size < self.opts.shard_tokens:
             # the whole chunk fits in the open shard (the common case): no per-document arithmetic
             if tokens.size:
-                if self.writer is None:
-                    self.writer = ShardWriter(self.out, len(self.m.shards), durable=self.opts.durable)
-                self.writer.write(tokens)
+                self._write(tokens)
             self.pend.documents += ndocs
             self.pend.eos_tokens += ndocs * per_doc_eos - first_without_eos
             if unk is not None:
@@ -218,9 +228,7 @@ class ShardAssembler:
             last = min(j, ndocs - 1)
             stop = int(cum[last])
             if stop > base:
-                if self.writer is None:
-                    self.writer = ShardWriter(self.out, len(self.m.shards), durable=self.opts.durable)
-                self.writer.write(tokens[base:stop])
+                self._write(tokens[base:stop])
             self.pend.documents += last - i0 + 1
             self.pend.eos_tokens += (last - i0 + 1) * per_doc_eos - (first_without_eos if i0 == 0 else 0)
             if unk is not None:
@@ -257,10 +265,16 @@ class ShardAssembler:
         if v is not None:
             v.passed = v.roundtrip_ok and v.unk_rate <= v.max_unk_rate
         self.m.complete = True
-        write_manifest(self.out, self.m, durable=self.opts.durable)
+        self._write_manifest()
+        self.io.close()
         return self.m
 
     def abort(self) -> None:
-        if self.writer is not None:
-            self.writer.abort()
-            self.writer = None
+        """After an error or interrupt: finish the queued commits (each leaves a consistent directory), drop
+        the open shard."""
+        try:
+            if self.writer is not None:
+                self.writer.abort()
+                self.writer = None
+        finally:
+            self.io.close()

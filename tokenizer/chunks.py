@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -205,3 +207,47 @@ def iter_chunks(files: list[CorpusFile], file_index: int, offset: int, chunk_byt
         for chunk in gen:
             yield chunk
             seq += 1
+
+
+def prefetched(chunks: Iterator[Chunk], depth: int = 16) -> Iterator[Chunk]:
+    """``chunks``, produced up to ``depth`` ahead on a helper thread.
+
+    Decompressing gzip or zstd releases the GIL, so for compressed JSONL the main thread keeps
+    assembling while the next chunks are inflated. Errors (a corrupt file) are raised in order; closing
+    the generator stops the thread.
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for c in chunks:
+                if not put(c):
+                    return
+            put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    reader = threading.Thread(target=run, name="apr-chunk-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        reader.join()

@@ -22,6 +22,7 @@ Design decisions (each one is tested in falsifiers/test_tokenize_*.py):
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
@@ -30,7 +31,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from tokenizer.assembler import ShardAssembler
-from tokenizer.chunks import Chunk, count_lines, iter_chunks
+from tokenizer.chunks import Chunk, count_lines, iter_chunks, prefetched
 from tokenizer.corpus import Corpus, CorpusFile, discover_corpus
 from tokenizer.encoders import PROBE_TEXTS, Encoder, EncoderSpec, TiktokenEncoder
 from tokenizer.errors import TokenizeError, VerificationError
@@ -83,7 +84,7 @@ def _results(chunks: Iterator[Chunk], workers: int, pool: ProcessPoolExecutor | 
             yield process_chunk(c)
         return
     window: deque[Future[list[ChunkResult]]] = deque()
-    for batch in _batches(chunks, chunk_bytes):
+    for batch in _batches(prefetched(chunks), chunk_bytes):
         window.append(pool.submit(process_batch, batch))
         if len(window) >= 3 * workers:
             yield from window.popleft().result()
@@ -208,9 +209,10 @@ def _encode_chunks(opts: EncodeOptions, manifest: Manifest, corpus: Corpus, end:
         try:
             chunks = iter_chunks(corpus.files, pos.file_index, pos.offset, opts.chunk_bytes,
                                  (end.file_index, end.offset))
-            for r in _results(chunks, opts.workers, pool, opts.chunk_bytes):
-                asm.consume(r)
-                reporter.update(progress.done(r), asm.documents_seen, asm.tokens_seen)
+            with contextlib.closing(_results(chunks, opts.workers, pool, opts.chunk_bytes)) as results:
+                for r in results:
+                    asm.consume(r)
+                    reporter.update(progress.done(r), asm.documents_seen, asm.tokens_seen)
             return asm.finish()
         except BaseException:
             asm.abort()

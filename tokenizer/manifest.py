@@ -218,8 +218,17 @@ class Manifest(_Model):
         return data
 
 
+def manifest_text(manifest: Manifest) -> str:
+    """The file's content: taken in the main thread, possibly written later (see shards.Pipeline)."""
+    return manifest.model_dump_json(indent=2) + "\n"
+
+
+def write_manifest_text(directory: Path, text: str, *, durable: bool = True) -> None:
+    atomic_write_text(directory / MANIFEST_FILE, text, durable=durable)
+
+
 def write_manifest(directory: Path, manifest: Manifest, *, durable: bool = True) -> None:
-    atomic_write_text(directory / MANIFEST_FILE, manifest.model_dump_json(indent=2) + "\n", durable=durable)
+    write_manifest_text(directory, manifest_text(manifest), durable=durable)
 
 
 def read_manifest(directory: Path | str) -> Manifest:
