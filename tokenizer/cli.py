@@ -20,11 +20,17 @@ A document (plus its EOS) is never split across shards; a shard is closed at the
 boundary at or after --shard-tokens tokens. The manifest is rewritten atomically after every
 shard, so after a crash or kill `--resume` continues and produces byte-identical output.
 
+Inputs: *.jsonl, *.jsonl.gz, *.jsonl.zst and *.parquet, files and directories mixed, read in
+path order; any other file is an error (--exclude skips on purpose).
+
 examples:
   apr tokenize import-tiktoken --pattern qwen2 --special-tokens qwen2 --output tok/qwen2
   apr tokenize encode-corpus --corpus data/ --tokenizer tok/qwen2 --output shards/ --workers 4
   apr tokenize encode-corpus --corpus data/ --tokenizer tok/qwen2 --output shards/ --resume
   apr tokenize inspect shards/ --sha256
+  # 8 array tasks (Slurm sets the index; or --num-tasks 8 --task-index I), then one dataset:
+  sbatch --array=0-7 --wrap "apr tokenize encode-corpus --corpus data/ --tokenizer tok/qwen2 --output parts/"
+  apr tokenize merge shards/ parts/task-*
 """
 
 

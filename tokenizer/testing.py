@@ -156,3 +156,28 @@ def cached_small_dir(k: int = 4096, normalizer: str = "nfc") -> Path:
 @cache
 def cached_small(k: int = 4096, normalizer: str = "nfc") -> LoadedTokenizer:
     return load_tokenizer(cached_small_dir(k, normalizer))
+
+
+def cache_entry_file(tok_dir: Path) -> Path:
+    """The one encoder-cache entry of a freshly imported tokenizer directory."""
+    from tokenizer.encoder_cache import CACHE_DIR
+
+    (entry,) = (tok_dir / CACHE_DIR).iterdir()
+    return entry
+
+
+def reseal_cache_entry(path: Path, change: dict[str, object]) -> None:
+    """Edit an encoder-cache entry's header and recompute its checksum: a consistent forgery, not corruption."""
+    import hashlib
+    import struct
+
+    from tokenizer.encoder_cache import MAGIC
+
+    data = path.read_bytes()
+    (n,) = struct.unpack_from("<Q", data, len(MAGIC))
+    start = len(MAGIC) + 8
+    header = json.loads(data[start : start + n])
+    header.update(change)
+    new = json.dumps(header).encode()
+    body = MAGIC + struct.pack("<Q", len(new)) + new + data[start + n : -32]
+    path.write_bytes(body + hashlib.sha256(body).digest())
