@@ -45,7 +45,7 @@ FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
-class CachedEngine:
+class CachedEncoder:
     spec: TiktokenSpec
     summary: TokenizerSummary
     warnings: list[str]
@@ -81,7 +81,7 @@ def entry_path(directory: Path, tokenizer_sha256: str) -> Path:
     return directory / CACHE_DIR / f"{tokenizer_sha256}.bin"
 
 
-def load_entry(directory: Path, tokenizer_sha256: str) -> tuple[CachedEngine | None, str | None]:
+def load_entry(directory: Path, tokenizer_sha256: str) -> tuple[CachedEncoder | None, str | None]:
     """The cached encoder for this tokenizer.json, or (None, why it was not used; None if simply absent)."""
     path = entry_path(directory, tokenizer_sha256)
     try:
@@ -118,7 +118,7 @@ def load_entry(directory: Path, tokenizer_sha256: str) -> tuple[CachedEngine | N
     ranks = dict(zip(tokens, ids, strict=True))
     spec = TiktokenSpec(ranks=ranks, pattern=header["pattern"], special_tokens=header["special_tokens"],
                         nfc=header["nfc"])
-    return CachedEngine(spec=spec, summary=TokenizerSummary(**header["summary"]), warnings=header["warnings"],
+    return CachedEncoder(spec=spec, summary=TokenizerSummary(**header["summary"]), warnings=header["warnings"],
                         probe_ids=header["probe_ids"]), None
 
 
@@ -132,7 +132,7 @@ def _join(tokens: list[bytes]) -> tuple[bytes, bytes]:
     raise AssertionError("no separator found")  # pragma: no cover - 6 random bytes inside 2 MB of tokens
 
 
-def store_entry(directory: Path, tokenizer_sha256: str, entry: CachedEngine) -> str | None:
+def store_entry(directory: Path, tokenizer_sha256: str, entry: CachedEncoder) -> str | None:
     """Write the entry atomically; returns why it could not be written (a read-only directory), or None."""
     context = _context()
     if context is None:
@@ -188,5 +188,5 @@ def record_encoder(directory: Path, tokenizer_sha256: str, spec: TiktokenSpec, s
             probe_ids[mode] = ids
     finally:
         reference.set_special_text(fast.special_text)  # as the caller had it
-    entry = CachedEngine(spec=spec, summary=summary, warnings=warnings, probe_ids=probe_ids)
+    entry = CachedEncoder(spec=spec, summary=summary, warnings=warnings, probe_ids=probe_ids)
     return store_entry(directory, tokenizer_sha256, entry)
