@@ -283,3 +283,34 @@ def test_a_bad_parquet_row_is_located_by_row_number(tmp_path: Path) -> None:
     m = _run(corpus, tmp_path / "skip", on_error="skip")
     assert [(s.file, s.line) for s in m.skipped] == [("p.parquet", 7)] and m.totals.documents == 9
     assert m.corpus is not None and m.corpus.files[0].consumed == (0, 10) and m.corpus.files[0].rows == 10
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl.zst"])
+def test_a_run_cut_short_mid_file_resumes_byte_identical(tmp_path: Path, fmt: str) -> None:
+    """Resume positions are rows for Parquet and offsets of the decompressed stream for zstd."""
+    from tokenizer.testing import compress_file, write_parquet
+
+    if fmt == "parquet":
+        corpus = write_parquet(tmp_path / "c.parquet", DOCS * 3, row_group_size=7)
+    else:
+        corpus = compress_file(write_jsonl(tmp_path / "plain.jsonl", DOCS * 3), tmp_path / "c.jsonl.zst",
+                               frame_bytes=5_000)
+    fresh = _run(corpus, tmp_path / "fresh", chunk_bytes=3_000)
+    assert len(fresh.shards) >= 8
+    out = tmp_path / "cut"
+    _run(corpus, out, chunk_bytes=3_000)
+    m = read_manifest(out)
+    keep = len(m.shards) // 2  # as if killed right after shard `keep` was listed
+    for s in m.shards[keep:]:
+        (out / s.name).unlink()
+    m.shards, m.complete = m.shards[:keep], False
+    m.position = m.shards[-1].end  # type: ignore[assignment]
+    m.totals.tokens = sum(s.tokens for s in m.shards)
+    m.totals.documents = sum(s.documents or 0 for s in m.shards)
+    m.totals.eos_tokens = m.totals.documents
+    m.totals.text_chars = sum(len(d) for d in (DOCS * 3)[: m.totals.documents])
+    assert m.position.offset > 0  # mid-file
+    (out / "manifest.json").write_text(m.model_dump_json())
+    resumed = _run(corpus, out, chunk_bytes=3_000, resume=True)
+    assert deterministic_view(resumed) == deterministic_view(fresh)
+    assert (read_tokens(out) == read_tokens(tmp_path / "fresh")).all()
