@@ -249,11 +249,11 @@ def part_files(tok_dir: Path, n_files: int, work: Path) -> dict[str, Any]:
             if i % 1000 == 0:
                 d.mkdir(parents=True)
             (d / f"{i:07d}.jsonl").write_text(json.dumps({"text": f"document number {i} says hello"}) + "\n")
-        (root / "done").mkdir()
+        (root / "done").mkdir()  # an empty directory: marks the set complete, holds no file
     out = work / "files-out"
     shutil.rmtree(out, ignore_errors=True)
-    wall = _run([*APR, "--corpus", str(root), "--exclude", "done", "--tokenizer", str(tok_dir), "--output",
-                 str(out), "--workers", "2", "--quiet"])
+    wall = _run([*APR, "--corpus", str(root), "--tokenizer", str(tok_dir), "--output", str(out), "--workers", "2",
+                 "--quiet"])
     m = read_manifest(out)
     return {"files": n_files, "documents": m.totals.documents, "command_wall_s": round(wall, 2),
             "files_per_s": round(n_files / wall)}
