@@ -123,8 +123,9 @@ def _listed_shards(out: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.falsifies("FALSIFY-TOK-014")
-def test_a_killed_and_resumed_task_still_merges_to_the_single_run(tmp_path: Path) -> None:
-    corpus = jsonl_corpus(tmp_path)
+@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+def test_a_killed_and_resumed_task_still_merges_to_the_single_run(tmp_path: Path, kind: str) -> None:
+    corpus = jsonl_corpus(tmp_path) if kind == "jsonl" else parquet_corpus(tmp_path)
     single = run(corpus, tmp_path / "single")
     parts = tmp_path / "parts"
     cmd = [sys.executable, "-m", "apr", "tokenize", "encode-corpus", "--corpus", str(corpus),
