@@ -265,7 +265,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``apr tokenize`` and its subcommands to the ``apr`` parser."""
     parser = subparsers.add_parser(
         "tokenize", help="import BPE tokenizers and encode JSONL/Parquet corpora",
-        description="Import byte-level BPE tokenizers, encode JSONL/Parquet corpora into verified uint32 shards, merge array tasks.",
+        description="Import byte-level BPE tokenizers, encode JSONL/Parquet corpora into verified uint32 shards, "
+        "and merge array tasks.",
     )
     sub = parser.add_subparsers(dest="tokenize_command", required=True, metavar="SUBCOMMAND")
     for add in (_add_import_hf, _add_import_tiktoken, _add_encode_corpus, _add_merge, _add_inspect, _add_repair):
