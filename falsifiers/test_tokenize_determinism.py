@@ -80,7 +80,7 @@ def test_out_of_order_results_are_detected(tmp_path: Path, monkeypatch: pytest.M
     def as_completed(*args: object, **kw: object) -> Iterator[ChunkResult]:
         results = list(real_results(*args, **kw))  # type: ignore[arg-type]
         random.Random(7).shuffle(results)
-        return iter(results)
+        yield from results
 
     monkeypatch.setattr(encode_mod, "_results", as_completed)
     shuffled = _run(corpus, tmp_path / "shuffled", workers=1, chunk_bytes=16_384)

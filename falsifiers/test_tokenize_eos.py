@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tokenizer.assembler import ShardAssembler
+from tokenizer import encode as encode_mod
 from tokenizer.encode import EncodeOptions, encode_corpus
 from tokenizer.encoders import TiktokenEncoder
 from tokenizer.loader import LoadedTokenizer
@@ -78,15 +78,8 @@ def test_eos_check_catches_wrong_policy_and_recognized_text(tmp_path: Path, monk
     recognized = _encode(tmp_path, docs, "between", special_text="recognize")
     assert any("EOS ids" in p for p in eos_violations(recognized, tok, docs, "between"))
 
-    original = ShardAssembler._units
-
-    def after_everywhere(self: ShardAssembler, r: object, ndocs: int) -> object:
-        self.opts = self.opts.model_copy(update={"eos_policy": "after"})
-        try:
-            return original(self, r, ndocs)  # type: ignore[arg-type]
-        finally:
-            self.opts = self.opts.model_copy(update={"eos_policy": "between"})
-
-    monkeypatch.setattr(ShardAssembler, "_units", after_everywhere)
+    # mutation: the workers frame documents as if the policy were "after"
+    real_job = encode_mod.JobSpec
+    monkeypatch.setattr(encode_mod, "JobSpec", lambda **kw: real_job(**{**kw, "eos_policy": "after"}))
     broken = _encode(tmp_path, docs, "between")
     assert eos_violations(broken, tok, docs, "between") != []

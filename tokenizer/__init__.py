@@ -7,7 +7,9 @@ The public API, importable from the package itself::
     tokenizer.import_tiktoken(None, "tok/qwen2")  # the Qwen2 ranks, found locally (find_qwen_tiktoken)
     tok = tokenizer.load_tokenizer("tok/qwen2")
     opts = tokenizer.EncodeOptions(corpus="data/", tokenizer="tok/qwen2", output="shards/", workers=4)
-    manifest = tokenizer.encode_corpus(opts, tokenizer=tok)
+    manifest = tokenizer.encode_corpus(opts, tokenizer=tok)  # *.jsonl, *.jsonl.gz, *.jsonl.zst, *.parquet
+    # array tasks: EncodeOptions(..., num_tasks=8, task_index=i) each, then
+    # tokenizer.merge_tasks("merged/", ["shards/task-00000-of-00008", ...])
     assert tokenizer.verify_output("shards/", check_sha=True).ok
     ids = tokenizer.read_tokens("shards/")  # numpy uint32, for small corpora and tests
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from tokenizer.importers import import_hf, import_tiktoken
     from tokenizer.loader import LoadedTokenizer, load_tokenizer
     from tokenizer.manifest import Manifest, read_manifest
+    from tokenizer.merge import merge_tasks
     from tokenizer.options import EncodeOptions
     from tokenizer.resources import find_qwen_tiktoken
     from tokenizer.shards import read_tokens, repair_manifest, verify_output
@@ -43,6 +46,7 @@ _HOME = {
     "encode_corpus": "encode",
     "Manifest": "manifest",
     "read_manifest": "manifest",
+    "merge_tasks": "merge",
     "verify_output": "shards",
     "repair_manifest": "shards",
     "read_tokens": "shards",
@@ -62,6 +66,7 @@ __all__ = [
     "import_hf",
     "import_tiktoken",
     "load_tokenizer",
+    "merge_tasks",
     "read_manifest",
     "read_tokens",
     "repair_manifest",

@@ -8,50 +8,70 @@ exactly the complete shards plus the position to resume from.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tokenizer.chunks import known_end
 from tokenizer.corpus import CorpusFile
 from tokenizer.errors import CorpusLineError, TokenizeError, VerificationError
 from tokenizer.loader import LoadedTokenizer
 from tokenizer.manifest import (
     MAX_SKIPPED_RECORDS,
-    Counters,
     Manifest,
     Position,
     ShardEntry,
     SkippedLine,
+    manifest_text,
     utc_timestamp,
-    write_manifest,
+    write_manifest_text,
 )
 from tokenizer.options import EncodeOptions
-from tokenizer.shards import ShardWriter
+from tokenizer.shards import Pipeline, ShardWriter
 from tokenizer.worker import ChunkResult
+
+
+@dataclass
+class _Pending:
+    """Counts of the open shard (a plain dataclass: pydantic's validated setattr cost ~10 us per chunk)."""
+
+    documents: int = 0
+    eos_tokens: int = 0
+    unk_tokens: int = 0
+    text_chars: int = 0
 
 
 class ShardAssembler:
     """Consumes chunk results in corpus order; owns the open shard and every manifest rewrite."""
 
     def __init__(self, out: Path, manifest: Manifest, files: list[CorpusFile], tok: LoadedTokenizer,
-                 opts: EncodeOptions, eos_id: int | None, t_loop: float, prior_elapsed: float) -> None:
+                 opts: EncodeOptions, eos_id: int | None, t_loop: float, prior_elapsed: float,
+                 end: Position) -> None:
         self.out = out
         self.m = manifest
         self.files = files
         self.bound = tok.effective_vocab_count
-        self.unk_id = tok.unk_id
         self.opts = opts
         self.eos_id = eos_id
         self.t_loop = t_loop
         self.prior_elapsed = prior_elapsed
         self.writer: ShardWriter | None = None
-        self.pend = Counters()
+        #: shard writes, commits and manifest writes, in order, off the main thread
+        self.io = Pipeline()
+        self.pend = _Pending()
         self.pend_first_doc = manifest.totals.documents
         self.pend_skipped: list[tuple[int, int, str]] = []
         self.pend_blank: list[tuple[int, int]] = []
         self.cur_file = manifest.position.file_index
         self.line_base = manifest.position.line
-        self.file_end: dict[int, int] = {}
+        self.seen_end: dict[int, int] = {}
+        self.end = end  # where this run (or array task) stops
+        task = manifest.task
+        self.range_start = (task.start.file_index, task.start.offset) if task else (0, 0)
+        #: with --eos-policy between, the corpus's first document is the only one without an EOS before it
+        self.starts_corpus = self.range_start == (0, 0)
+        self.refreshed = manifest.position.file_index  # corpus entries before this file are final
         self.max_seen = manifest.verification.max_token_id_seen if manifest.verification else None
 
     # -- bookkeeping -------------------------------------------------------------------------------
@@ -87,21 +107,30 @@ class ShardAssembler:
         self.pend_blank = still
 
     def _refresh(self, position: Position) -> None:
+        """Commit ``position``; only the corpus entries it moved over are touched (100k files stay linear)."""
         m = self.m
         m.position = position
         assert m.corpus is not None
-        for k, entry in enumerate(m.corpus.files):
+        entries, first = m.corpus.files, m.corpus.first_file
+        for k in range(self.refreshed, min(position.file_index + 1, first + len(entries))):
+            begin = self.range_start[1] if k == self.range_start[0] else 0
+            entry = entries[k - first]
             if k < position.file_index:
-                end = self.file_end.get(k, entry.consumed[1] if entry.consumed[1] else entry.size)
-                entry.consumed = (0, end)
-            elif k == position.file_index:
-                entry.consumed = (0, position.offset)
+                known = known_end(self.files[k])
+                entry.consumed = (begin, self.seen_end.get(k, entry.consumed[1] if known is None else known))
+            else:
+                entry.consumed = (begin, position.offset)
+        self.refreshed = max(self.refreshed, position.file_index)
         m.verification.max_token_id_seen = self.max_seen  # type: ignore[union-attr]
         m.verification.unk_rate = m.totals.unk_tokens / m.totals.tokens if m.totals.tokens else 0.0  # type: ignore[union-attr]
         elapsed = self.prior_elapsed + (time.monotonic() - self.t_loop)
         m.run.elapsed_s = round(elapsed, 3)
         m.run.tokens_per_s = round(m.totals.tokens / elapsed, 1) if elapsed > 0 else 0.0
         m.run.updated_at = utc_timestamp()
+
+    def _write_manifest(self) -> None:
+        """Snapshot the manifest now; the pipeline writes it after the shard commits queued before it."""
+        self.io.submit(write_manifest_text, self.out, manifest_text(self.m), durable=self.opts.durable)
 
     def _commit_shard(self, position: Position) -> None:
         assert self.writer is not None
@@ -116,12 +145,12 @@ class ShardAssembler:
         t.eos_tokens += self.pend.eos_tokens
         t.unk_tokens += self.pend.unk_tokens
         t.text_chars += self.pend.text_chars
-        self.pend = Counters()
+        self.pend = _Pending()
         self.pend_first_doc = t.documents
         self._commit_pending_lines(position)
         self.m.shards.append(entry)
         self._refresh(position)
-        write_manifest(self.out, self.m, durable=self.opts.durable)
+        self._write_manifest()
 
     # -- per chunk ---------------------------------------------------------------------------------
 
@@ -129,40 +158,21 @@ class ShardAssembler:
         return f"{self.files[r.file_index].rel}:{self.line_base + int(r.doc_line[doc]) + 1}"
 
     def _check_bound(self, r: ChunkResult) -> None:
-        if not r.tokens.size:
+        if r.max_id < 0:
             return
-        top = int(r.tokens.max())
-        if top >= self.bound:
+        if r.max_id >= self.bound:
             first = int(np.argmax(r.tokens >= self.bound))
-            doc = int(np.searchsorted(np.cumsum(r.doc_tokens), first, side="right"))
+            doc = int(np.searchsorted(np.cumsum(r.doc_units), first, side="right"))
             raise VerificationError(
                 f"the encoder emitted id {int(r.tokens[first])}, outside the vocabulary of {self.bound} ids",
                 where=self._located(r, doc),
                 fix="the tokenizer files are inconsistent (an id beyond the vocab); re-import the tokenizer",
             )
-        self.max_seen = top if self.max_seen is None else max(self.max_seen, top)
-
-    def _units(self, r: ChunkResult, ndocs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tokens with EOS inserted per policy, per-document unit lengths, and per-document EOS counts."""
-        lengths = r.doc_tokens[:ndocs]
-        ends = np.cumsum(lengths)
-        tokens = r.tokens[: int(ends[-1]) if ndocs else 0]
-        policy = self.opts.eos_policy
-        eos = np.zeros(ndocs, dtype=np.int64)
-        if policy == "after":
-            eos[:] = 1
-            tokens = np.insert(tokens, ends, self.eos_id)
-        elif policy == "between":
-            eos[:] = 1
-            if self.documents_seen == 0 and ndocs:
-                eos[0] = 0
-            starts = (ends - lengths)[eos.astype(bool)]
-            tokens = np.insert(tokens, starts, self.eos_id)
-        return tokens.astype(np.uint32, copy=False), lengths + eos, eos
+        self.max_seen = r.max_id if self.max_seen is None else max(self.max_seen, r.max_id)
 
     def consume(self, r: ChunkResult) -> None:
         self._advance_file(r.file_index)
-        ndocs = len(r.doc_tokens)
+        ndocs = len(r.doc_units)
         fail_at: tuple[int, str] | None = None
         if r.errors and self.opts.on_error == "fail":
             fail_at = r.errors[0]
@@ -180,15 +190,33 @@ class ShardAssembler:
                 fix="fix or remove the line, or pass --on-error skip to count and skip bad lines",
             )
         self.line_base += r.n_lines
-        self.file_end[r.file_index] = r.end
+        self.seen_end[r.file_index] = r.end
+
+    def _write(self, tokens: np.ndarray) -> None:
+        if self.writer is None:
+            self.writer = ShardWriter(self.out, len(self.m.shards), durable=self.opts.durable, pipeline=self.io)
+        self.writer.write(tokens)
 
     def _place(self, r: ChunkResult, ndocs: int) -> None:
-        tokens, ulen, eos = self._units(r, ndocs)
-        unk = np.zeros(ndocs, dtype=np.int64)
-        if self.unk_id is not None and tokens.size:
-            c = np.concatenate([[0], np.cumsum(tokens == self.unk_id)])
-            uend = np.cumsum(ulen)
-            unk = c[uend] - c[uend - ulen]
+        tokens, ulen = r.tokens, r.doc_units[:ndocs]
+        per_doc_eos = 0 if self.eos_id is None or self.opts.eos_policy == "none" else 1
+        first_without_eos = 0
+        if self.opts.eos_policy == "between" and self.documents_seen == 0 and self.starts_corpus:
+            # the worker put an EOS before every document; the corpus's first one has none
+            tokens, ulen, first_without_eos = tokens[1:], ulen.copy(), 1
+            ulen[0] -= 1
+        unk = r.doc_unk
+        fill = self.writer.tokens if self.writer else 0
+        if ndocs == len(r.doc_units) and fill + tokens.size < self.opts.shard_tokens:
+            # the whole chunk fits in the open shard (the common case): no per-document arithmetic
+            if tokens.size:
+                self._write(tokens)
+            self.pend.documents += ndocs
+            self.pend.eos_tokens += ndocs * per_doc_eos - first_without_eos
+            if unk is not None:
+                self.pend.unk_tokens += int(unk.sum())
+            self.pend.text_chars += int(r.doc_chars.sum())
+            return
         cum = np.cumsum(ulen)
         chars = r.doc_chars
         n = self.opts.shard_tokens
@@ -200,12 +228,11 @@ class ShardAssembler:
             last = min(j, ndocs - 1)
             stop = int(cum[last])
             if stop > base:
-                if self.writer is None:
-                    self.writer = ShardWriter(self.out, len(self.m.shards), durable=self.opts.durable)
-                self.writer.write(tokens[base:stop])
+                self._write(tokens[base:stop])
             self.pend.documents += last - i0 + 1
-            self.pend.eos_tokens += int(eos[i0 : last + 1].sum())
-            self.pend.unk_tokens += int(unk[i0 : last + 1].sum())
+            self.pend.eos_tokens += (last - i0 + 1) * per_doc_eos - (first_without_eos if i0 == 0 else 0)
+            if unk is not None:
+                self.pend.unk_tokens += int(unk[i0 : last + 1].sum())
             self.pend.text_chars += int(chars[i0 : last + 1].sum())
             if j >= ndocs:
                 break
@@ -216,7 +243,7 @@ class ShardAssembler:
             i0 = j + 1
 
     def finish(self) -> Manifest:
-        end = Position(file_index=len(self.files), offset=0, line=0)
+        end = self.end
         if self.writer is not None and self.writer.tokens:
             self._commit_shard(end)
         elif self.writer is not None:
@@ -225,10 +252,10 @@ class ShardAssembler:
         t = self.m.totals
         t.documents += self.pend.documents
         t.text_chars += self.pend.text_chars
-        self.pend = Counters()
+        self.pend = _Pending()
         self._commit_pending_lines(None)
         self._refresh(end)
-        if t.documents == 0:
+        if t.documents == 0 and self.m.task is None:
             raise TokenizeError(
                 f"the corpus contains no documents ({t.skipped_lines} bad and {t.blank_lines} blank lines)",
                 where=str(self.opts.corpus),
@@ -238,10 +265,16 @@ class ShardAssembler:
         if v is not None:
             v.passed = v.roundtrip_ok and v.unk_rate <= v.max_unk_rate
         self.m.complete = True
-        write_manifest(self.out, self.m, durable=self.opts.durable)
+        self._write_manifest()
+        self.io.close()
         return self.m
 
     def abort(self) -> None:
-        if self.writer is not None:
-            self.writer.abort()
-            self.writer = None
+        """After an error or interrupt: finish the queued commits (each leaves a consistent directory), drop
+        the open shard."""
+        try:
+            if self.writer is not None:
+                self.writer.abort()
+                self.writer = None
+        finally:
+            self.io.close()

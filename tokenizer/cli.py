@@ -20,22 +20,43 @@ A document (plus its EOS) is never split across shards; a shard is closed at the
 boundary at or after --shard-tokens tokens. The manifest is rewritten atomically after every
 shard, so after a crash or kill `--resume` continues and produces byte-identical output.
 
+Inputs: *.jsonl, *.jsonl.gz, *.jsonl.zst and *.parquet, files and directories mixed, read in
+path order; any other file is an error (--exclude skips on purpose).
+
 examples:
   apr tokenize import-tiktoken --pattern qwen2 --special-tokens qwen2 --output tok/qwen2
   apr tokenize encode-corpus --corpus data/ --tokenizer tok/qwen2 --output shards/ --workers 4
   apr tokenize encode-corpus --corpus data/ --tokenizer tok/qwen2 --output shards/ --resume
   apr tokenize inspect shards/ --sha256
+  # 8 array tasks (Slurm sets the index; or --num-tasks 8 --task-index I), then one dataset:
+  sbatch --array=0-7 --wrap "apr tokenize encode-corpus --corpus data/ --tokenizer tok/qwen2 --output parts/"
+  apr tokenize merge shards/ parts/task-*
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {value}")
+        if hi is not None and value > hi:
+            raise argparse.ArgumentTypeError(f"must be at most {hi}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_in(1)
+MAX_WORKERS = 1024  # the same bound as EncodeOptions.workers (checked without importing pydantic)
+
+
+def _non_empty(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def _rate(text: str) -> float:
@@ -66,6 +87,21 @@ def _guarded(command: str, fn: Callable[[argparse.Namespace], int]) -> Callable[
             return exc.exit_code
 
     return handler
+
+
+def _options(command: str, model: Any, **values: Any) -> Any:
+    """Build a pydantic options model; a value it rejects is bad input naming its flag, not a traceback."""
+    from pydantic import ValidationError
+
+    from tokenizer.errors import TokenizeError
+
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = "--" + str(err["loc"][0]).replace("_", "-") if err["loc"] else "options"
+        raise TokenizeError(f"{err['msg']} (got {err.get('input')!r})", where=flag,
+                            fix=f"see `apr tokenize {command} --help` for the accepted values") from None
 
 
 # -- handlers ---------------------------------------------------------------------------------------
@@ -108,29 +144,38 @@ def _import_tiktoken(args: argparse.Namespace) -> int:
 
 
 def _encode_corpus(args: argparse.Namespace) -> int:
-    from tokenizer.encode import EncodeOptions, default_workers, encode_corpus
+    from tokenizer.encode import default_workers, encode_corpus
+    from tokenizer.options import EncodeOptions
     from tokenizer.progress import make_reporter
+    from tokenizer.tasks import resolve_task
 
     progress = "none" if args.quiet else args.progress
-    opts = EncodeOptions(
+    num_tasks, task_index, source = resolve_task(args.num_tasks, args.task_index)
+    opts = _options(
+        "encode-corpus", EncodeOptions,
         corpus=args.corpus, tokenizer=args.tokenizer, output=args.output, shard_tokens=args.shard_tokens,
         text_field=args.text_field, eos_policy=args.eos_policy, eos_token=args.eos_token,
         workers=args.workers or default_workers(), resume=args.resume, on_error=args.on_error,
         special_text=args.special_text, engine=args.engine, max_unk_rate=args.max_unk_rate,
-        chunk_bytes=args.chunk_bytes, progress=progress,
+        max_piece_chars=args.max_piece_chars, exclude=args.exclude, verify_engine=args.verify_engine,
+        num_tasks=num_tasks, task_index=task_index, chunk_bytes=args.chunk_bytes, progress=progress,
     )
+    if source is not None and not args.quiet:
+        print(f"apr tokenize encode-corpus: array task {task_index} of {num_tasks} (from {source}); writing "
+              f"{opts.task_output}", file=sys.stderr)
     try:
         manifest = encode_corpus(opts, reporter=make_reporter(progress))
     except KeyboardInterrupt:
         print(
-            f"apr tokenize encode-corpus: interrupted; {args.output}/manifest.json lists every complete shard, "
+            f"apr tokenize encode-corpus: interrupted; {opts.task_output}/manifest.json lists every complete shard, "
             "continue with the same command plus --resume",
             file=sys.stderr,
         )
         return 130
     t = manifest.totals
     if args.json:
-        _emit_json({"output": str(args.output), **manifest.model_dump(mode="json", exclude={"shards", "corpus"}),
+        _emit_json({"output": str(opts.task_output),
+                    **manifest.model_dump(mode="json", exclude={"shards", "corpus"}),
                     "shard_count": len(manifest.shards)})
     elif not args.quiet:
         v = manifest.verification
@@ -143,6 +188,21 @@ def _encode_corpus(args: argparse.Namespace) -> int:
         if t.skipped_lines and manifest.skipped:
             first = manifest.skipped[0]
             print(f"  first skipped: {first.file}:{first.line}: {first.reason}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from tokenizer.merge import merge_tasks
+
+    manifest = merge_tasks(args.output, args.task_dirs, copy=args.copy, check_sha=args.sha256)
+    t = manifest.totals
+    if args.json:
+        _emit_json({"output": str(args.output), "shard_count": len(manifest.shards),
+                    **manifest.model_dump(mode="json", exclude={"shards", "corpus"})})
+    else:
+        how = "copied" if args.copy else "hard-linked"
+        print(f"merged {len(args.task_dirs)} task(s) into {args.output}: {len(manifest.shards)} shard(s) {how}, "
+              f"{t.tokens:,} tokens, {t.documents:,} documents")
     return 0
 
 
@@ -204,11 +264,12 @@ def _repair(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``apr tokenize`` and its subcommands to the ``apr`` parser."""
     parser = subparsers.add_parser(
-        "tokenize", help="import BPE tokenizers and encode JSONL corpora",
-        description="Import byte-level BPE tokenizers and encode JSONL corpora into verified uint32 shards.",
+        "tokenize", help="import BPE tokenizers and encode JSONL/Parquet corpora",
+        description="Import byte-level BPE tokenizers, encode JSONL/Parquet corpora into verified uint32 shards, "
+        "and merge array tasks.",
     )
     sub = parser.add_subparsers(dest="tokenize_command", required=True, metavar="SUBCOMMAND")
-    for add in (_add_import_hf, _add_import_tiktoken, _add_encode_corpus, _add_inspect, _add_repair):
+    for add in (_add_import_hf, _add_import_tiktoken, _add_encode_corpus, _add_merge, _add_inspect, _add_repair):
         add(sub)
 
 
@@ -252,22 +313,28 @@ def _add_import_tiktoken(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_encode_corpus(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("encode-corpus", help="encode JSONL into uint32 token shards + manifest.json",
-                       description="Encode JSONL documents (a file or a directory of *.jsonl / *.jsonl.gz) into "
-                       "token shards, verified and crash-safe.", epilog=EPILOG_ENCODE,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", type=Path, required=True, help="JSONL file or directory of *.jsonl[.gz]")
+    p = sub.add_parser("encode-corpus", help="encode JSONL/Parquet corpora into uint32 token shards + manifest.json",
+                       description="Encode documents (files and directories of *.jsonl, *.jsonl.gz, *.jsonl.zst, "
+                       "*.parquet) into token shards, verified and crash-safe; optionally as one task of a "
+                       "scheduler array.", epilog=EPILOG_ENCODE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", type=Path, required=True, nargs="+", action="extend",
+                   help="files and/or directories (repeatable); directories are searched recursively, following "
+                   "symlinks; every file must be *.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="skip files whose corpus-relative path matches (e.g. '*.md'); repeatable")
     p.add_argument("--tokenizer", type=Path, required=True, help="directory made by import-hf/import-tiktoken")
     p.add_argument("--output", type=Path, required=True, help="output directory (empty, or with --resume)")
     p.add_argument("--shard-tokens", type=_positive_int, default=1 << 25,
                    help="close a shard at the first document boundary at or after this many tokens "
                    "(default 33554432 = 128 MiB)")
-    p.add_argument("--text-field", default="text", help="JSON field holding the document text (default: text)")
+    p.add_argument("--text-field", type=_non_empty, default="text",
+                   help="JSON field or Parquet column holding the document text (default: text)")
     p.add_argument("--eos-policy", choices=["none", "between", "after"], default="after",
                    help="EOS after every document (default), only between documents, or never")
     p.add_argument("--eos-token", default=None, help="EOS token text (default: <|endoftext|> or the meta's)")
-    p.add_argument("--workers", type=_positive_int, default=None,
-                   help="worker processes (default: CPU count, at most 8); output is identical for any value")
+    p.add_argument("--workers", type=_int_in(1, MAX_WORKERS), default=None,
+                   help=f"worker processes, 1..{MAX_WORKERS} (default: the CPUs this process may use); output is "
+                   "identical for any value")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its manifest")
     p.add_argument("--on-error", choices=["skip", "fail"], default="fail",
                    help="bad line (not JSON, no text field, invalid UTF-8): stop (default) or count and skip")
@@ -276,12 +343,38 @@ def _add_encode_corpus(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=["auto", "tiktoken", "hf"], default="auto",
                    help="auto: tiktoken when checked equivalent to the HF tokenizer (merge order, probe texts and a "
                    "corpus sample), else HF tokenizers")
+    p.add_argument("--verify-engine", action="store_true",
+                   help="compare tiktoken with the HF reference on this corpus's sample even when their equivalence "
+                   "is cached for this tokenizer (by the import, or the first encode); costs ~1 s of start-up")
     p.add_argument("--max-unk-rate", type=_rate, default=0.001, help="refuse above this <unk> share (0.001)")
+    p.add_argument("--max-piece-chars", type=_int_in(0), default=100_000,
+                   help="a document with a pre-tokenizer piece (e.g. a run of letters) longer than this is a bad "
+                   "line: BPE cost grows faster than linearly with it (default 100000; 0: no limit)")
+    p.add_argument("--num-tasks", type=_int_in(1), default=None,
+                   help="split the corpus into N contiguous parts (one per array task; default: "
+                   "$SLURM_ARRAY_TASK_COUNT when set, else 1); each task writes OUTPUT/task-IIIII-of-NNNNN, "
+                   "then `apr tokenize merge` joins them")
+    p.add_argument("--task-index", type=_int_in(0), default=None,
+                   help="this task's part, 0-based (default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)")
     p.add_argument("--chunk-bytes", type=_positive_int, default=1 << 20, help=argparse.SUPPRESS)
     p.add_argument("--progress", choices=["auto", "rich", "plain", "none"], default="auto",
                    help="auto: a progress bar on a terminal, a line every 10 s otherwise")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary (errors still print)")
     _finish(p, "encode-corpus", _encode_corpus, "print the final manifest summary as JSON on stdout")
+
+
+def _add_merge(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("merge", help="join array-task outputs into one dataset equal to a single run",
+                       description="Check that the outputs of `encode-corpus --num-tasks N` are complete, one per "
+                       "task, contiguous, of the same corpus, tokenizer and options, then write one dataset whose "
+                       "token stream equals a single-task run: shards hard-linked and renumbered (no token copied), "
+                       "a merged manifest written last.", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  apr tokenize merge shards/ parts/task-*\n")
+    p.add_argument("output", type=Path, help="directory to create (empty, on the tasks' filesystem unless --copy)")
+    p.add_argument("task_dirs", type=Path, nargs="+", metavar="TASK_DIR", help="every task's output directory")
+    p.add_argument("--copy", action="store_true", help="copy shards instead of hard-linking them")
+    p.add_argument("--sha256", action="store_true", help="also verify every task shard's sha256 before merging")
+    _finish(p, "merge", _merge, "print the merged manifest summary as JSON")
 
 
 def _add_inspect(sub: argparse._SubParsersAction) -> None:

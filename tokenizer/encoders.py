@@ -14,6 +14,7 @@ The test suite adds property-based and real-code equivalence checks on top.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import unicodedata
@@ -145,6 +146,7 @@ class TiktokenEncoder:
             special_tokens=spec.special_tokens,
         )
         self._nfc = spec.nfc
+        self.special_text = special_text
         self._recognize = special_text == "recognize"
         self._special_ids = spec.special_tokens
         self._special_re = (
@@ -152,6 +154,13 @@ class TiktokenEncoder:
             if spec.special_tokens
             else None
         )
+
+    def with_special_text(self, special_text: SpecialText) -> TiktokenEncoder:
+        """The same encoder (sharing its tiktoken Encoding) in the other special-text mode."""
+        other = copy.copy(self)
+        other.special_text = special_text
+        other._recognize = special_text == "recognize"
+        return other
 
     def _norm(self, text: str) -> str:
         if self._nfc and not text.isascii() and not unicodedata.is_normalized("NFC", text):
@@ -191,6 +200,9 @@ class HFEncoder:
         from tokenizers import Tokenizer
 
         self._tok = Tokenizer.from_str(tokenizer_json)
+        self.set_special_text(special_text)
+
+    def set_special_text(self, special_text: SpecialText) -> None:
         self._tok.encode_special_tokens = special_text == "ordinary"
 
     def encode(self, text: str) -> np.ndarray:

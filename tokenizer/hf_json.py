@@ -28,6 +28,25 @@ class AddedToken:
     single_word: bool = False
 
 
+@dataclass(frozen=True)
+class TokenizerSummary:
+    """What encoding needs to know about a tokenizer besides its engine: small enough to cache."""
+
+    counts: dict[str, int]  # TokenizerDefinition.counts()
+    normalizer: dict[str, Any] | None
+    pattern: str | None
+    special_tokens: dict[str, int]
+    unk_id: int | None
+
+    @property
+    def effective_vocab_count(self) -> int:
+        return self.counts["effective_vocab_count"]
+
+    @property
+    def normalizer_name(self) -> str | None:
+        return None if self.normalizer is None else str(self.normalizer.get("type"))
+
+
 @dataclass
 class TokenizerDefinition:
     vocab: dict[str, int]
@@ -85,6 +104,18 @@ class TokenizerDefinition:
             "effective_vocab_count": self.effective_vocab_count,
             "max_token_id": self.max_token_id,
         }
+    def token_id(self, content: str) -> int | None:
+        for t in self.added_tokens:
+            if t.content == content:
+                return t.id
+        return self.vocab.get(content)
+
+    def summary(self) -> TokenizerSummary:
+        unk = self.model.get("unk_token")
+        return TokenizerSummary(
+            counts=self.counts(), normalizer=self.normalizer, pattern=self.pattern,
+            special_tokens=self.special_tokens(), unk_id=None if not isinstance(unk, str) else self.token_id(unk),
+        )
 
 
 def _fail(source: str, what: str, fix: str | None = None) -> TokenizeError:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from safeio import atomic_write_bytes, atomic_write_text
-from tokenizer.encoders import TiktokenSpec, tiktoken_spec
+from tokenizer.encoder_cache import record_encoder
+from tokenizer.encoders import HFEncoder, TiktokenEncoder, TiktokenSpec, tiktoken_spec
 from tokenizer.errors import TokenizeError
 from tokenizer.hf_json import TokenizerDefinition, build_tokenizer_json, check_ids, parse_tokenizer_json
 from tokenizer.loader import TOKENIZER_FILE, check_vocab_format
@@ -77,6 +78,9 @@ def write_extracted(
     atomic_write_text(output / "vocab.json", json.dumps(vocab, ensure_ascii=False, indent=0) + "\n")
     atomic_write_text(output / "merges.txt", _merges_txt(defn))
     atomic_write_text(output / META_FILE, meta.model_dump_json(indent=2) + "\n")
+    if isinstance(fast, TiktokenSpec):  # check the fast engine against HF now, so the first encode starts fast
+        record_encoder(output, sha, fast, defn.summary(), warnings, HFEncoder(data.decode("utf-8"), "ordinary"),
+                       TiktokenEncoder(fast, "ordinary"))
     return meta
 
 

@@ -12,14 +12,16 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from safeio import atomic_write_text
+from tokenizer.corpus import CorpusFormat
 from tokenizer.errors import TokenizeError
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "apr-token-shards"
-MANIFEST_VERSION = 1
+#: 2: corpus files carry ``format`` (was ``gzip: bool``) and Parquet ``rows``; array tasks carry ``task``.
+MANIFEST_VERSION = 2
 SHARD_PATTERN = "shard-{:05d}.bin"
 MAX_SKIPPED_RECORDS = 1000
 
@@ -40,8 +42,9 @@ class _Model(BaseModel):
 class Position(_Model):
     """Corpus position after the last document of the last complete shard.
 
-    ``offset`` is a byte offset into the (decompressed) file, ``line`` the number of lines consumed
-    from it; ``file_index == len(files)`` means the whole corpus was consumed.
+    ``offset`` is a byte offset into the (decompressed) JSONL stream or a Parquet row index, ``line``
+    the number of lines (rows) consumed from the file; ``file_index == len(files)`` means the whole
+    corpus was consumed.
     """
 
     file_index: int = Field(ge=0)
@@ -53,14 +56,22 @@ class CorpusFileEntry(_Model):
     path: str = Field(description="Relative to the corpus root, '/'-separated.")
     size: int = Field(ge=0, description="Size on disk in bytes.")
     sha256: str
-    gzip: bool
+    format: CorpusFormat = "jsonl"
+    rows: int | None = Field(default=None, ge=0, description="Parquet only: the number of rows.")
     consumed: tuple[int, int] = Field(
-        default=(0, 0), description="Byte range of the (decompressed) stream covered by complete shards."
+        default=(0, 0),
+        description="Range covered by complete shards: bytes of the (decompressed) JSONL stream, or Parquet rows.",
     )
 
 
 class CorpusInfo(_Model):
-    files: list[CorpusFileEntry]
+    files: list[CorpusFileEntry] = Field(description="The files this output covers (an array task: its range only).")
+    first_file: int = Field(default=0, ge=0, description="Index in the whole corpus of files[0].")
+    total_files: int | None = Field(default=None, ge=0, description="Files in the whole corpus.")
+    fingerprint: str | None = Field(
+        default=None, description="sha256 of the whole corpus listing (path, size, format per file): equal for the "
+        "tasks of one corpus, checked by `apr tokenize merge`.",
+    )
 
 
 class TokenizerInfo(_Model):
@@ -83,6 +94,10 @@ class EncodeConfig(_Model):
     shard_tokens: int = Field(ge=1)
     on_error: Literal["skip", "fail"]
     special_text: Literal["ordinary", "recognize"]
+    max_piece_chars: int = Field(
+        default=100_000, ge=0,
+        description="A document with a pre-tokenizer piece longer than this is refused as a bad line (0: no limit).",
+    )
     dtype: Literal["uint32-le"] = "uint32-le"
     boundary: Literal["document"] = Field(
         default="document",
@@ -144,9 +159,31 @@ class RunInfo(_Model):
     notes: list[str] = Field(default_factory=list)
 
 
+class Cut(_Model):
+    """A place in the corpus between two records: file index and offset (bytes, or rows for Parquet)."""
+
+    file_index: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+class TaskInfo(_Model):
+    """One array task's slice of the corpus: ``[start, end)``."""
+
+    index: int = Field(ge=0)
+    count: int = Field(ge=1)
+    start: Cut
+    end: Cut
+
+
+class MergeInfo(_Model):
+    tasks: int = Field(ge=1)
+    shards_per_task: list[int]
+    mode: Literal["hardlink", "copy"]
+
+
 class Manifest(_Model):
     format: Literal["apr-token-shards"] = MANIFEST_FORMAT
-    format_version: Literal[1] = MANIFEST_VERSION
+    format_version: Literal[2] = MANIFEST_VERSION
     producer: str
     complete: bool = False
     repaired: bool = Field(default=False, description="Rebuilt from shard files alone; cannot be resumed.")
@@ -158,11 +195,40 @@ class Manifest(_Model):
     shards: list[ShardEntry] = Field(default_factory=list)
     skipped: list[SkippedLine] = Field(default_factory=list, description=f"First {MAX_SKIPPED_RECORDS}.")
     verification: Verification | None = None
+    task: TaskInfo | None = Field(default=None, description="Set in the output of one array task (--num-tasks).")
+    merged: MergeInfo | None = Field(default=None, description="Set by `apr tokenize merge`.")
     run: RunInfo = Field(default_factory=RunInfo)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """Read a version-1 manifest (``gzip: bool`` per file) as version 2."""
+        if isinstance(data, dict) and data.get("format_version") == 1:
+            data = dict(data, format_version=2)
+            corpus = data.get("corpus")
+            if isinstance(corpus, dict) and isinstance(corpus.get("files"), list):
+                files = []
+                for f in corpus["files"]:
+                    if isinstance(f, dict) and "gzip" in f:
+                        gz = f["gzip"] is True
+                        f = {k: v for k, v in f.items() if k != "gzip"}
+                        f["format"] = "jsonl.gz" if gz else "jsonl"
+                    files.append(f)
+                data["corpus"] = dict(corpus, files=files)
+        return data
+
+
+def manifest_text(manifest: Manifest) -> str:
+    """The file's content: taken in the main thread, possibly written later (see shards.Pipeline)."""
+    return manifest.model_dump_json(indent=2) + "\n"
+
+
+def write_manifest_text(directory: Path, text: str, *, durable: bool = True) -> None:
+    atomic_write_text(directory / MANIFEST_FILE, text, durable=durable)
 
 
 def write_manifest(directory: Path, manifest: Manifest, *, durable: bool = True) -> None:
-    atomic_write_text(directory / MANIFEST_FILE, manifest.model_dump_json(indent=2) + "\n", durable=durable)
+    write_manifest_text(directory, manifest_text(manifest), durable=durable)
 
 
 def read_manifest(directory: Path | str) -> Manifest:

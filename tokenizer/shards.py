@@ -10,6 +10,9 @@ import datetime as dt
 import hashlib
 import os
 import re
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,28 +37,71 @@ TOKEN_DTYPE = np.dtype("<u4")
 SHARD_RE = re.compile(r"^shard-(\d{5,})\.bin$")
 
 
-class ShardWriter:
-    """One shard, written to ``shard-NNNNN.bin.tmp`` and hashed as it is written."""
+class Pipeline:
+    """File work (shard writes, shard commits with their fsyncs, manifest writes) on one helper thread, in
+    the order it is submitted; file I/O releases the GIL, so the main thread assembles the next chunk
+    meanwhile instead of waiting on the disk. At most ``depth`` jobs are queued (bounded memory); an
+    error in a job (a full disk) is raised in the main thread at the next submit or at :meth:`drain`.
 
-    def __init__(self, directory: Path, index: int, *, durable: bool = True) -> None:
+    Order is what keeps a SIGKILL harmless: a shard is renamed only after its last write, and the
+    manifest listing it is written only after that rename, exactly as when done inline.
+    """
+
+    def __init__(self, depth: int = 32) -> None:
+        self._ex = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apr-shard-io")
+        self._queue: deque[Future[object]] = deque()
+        self._depth = depth
+
+    def submit(self, fn: Callable[..., object], *args: object, **kw: object) -> None:
+        self._queue.append(self._ex.submit(fn, *args, **kw))
+        while self._queue and (self._queue[0].done() or len(self._queue) > self._depth):
+            self._queue.popleft().result()
+
+    def drain(self) -> None:
+        while self._queue:
+            self._queue.popleft().result()
+
+    def close(self) -> None:
+        """Finish what was submitted (even when unwinding from an error), then stop the thread."""
+        try:
+            self.drain()
+        finally:
+            self._queue.clear()
+            self._ex.shutdown(wait=True)
+
+
+class ShardWriter:
+    """One shard, written to ``shard-NNNNN.bin.tmp`` and hashed as it is written (the hash in the caller's
+    thread; with a :class:`Pipeline`, the writes and the commit on its thread)."""
+
+    def __init__(self, directory: Path, index: int, *, durable: bool = True, pipeline: Pipeline | None = None
+                 ) -> None:
         self.name = shard_name(index)
         self._file = AtomicFile(directory / self.name, durable=durable, tmp=directory / f"{self.name}.tmp")
         self._sha = hashlib.sha256()
+        self._pipeline = pipeline
         self.tokens = 0
+
+    def _do(self, fn: Callable[..., object], *args: object) -> None:
+        if self._pipeline is None:
+            fn(*args)
+        else:
+            self._pipeline.submit(fn, *args)
 
     def write(self, ids: np.ndarray) -> None:
         data = np.ascontiguousarray(ids, dtype=TOKEN_DTYPE)
-        view = memoryview(data).cast("B")
-        self._file.write(view)
+        view = memoryview(data).cast("B")  # keeps ``data`` alive until written
         self._sha.update(view)
         self.tokens += int(data.size)
+        self._do(self._file.write, view)
 
     def commit(self) -> ShardEntry:
-        self._file.commit()
+        """The shard's entry; the file is complete under its final name once the pipeline gets there."""
+        self._do(self._file.commit)
         return ShardEntry(name=self.name, tokens=self.tokens, bytes=self.tokens * 4, sha256=self._sha.hexdigest())
 
     def abort(self) -> None:
-        self._file.abort()
+        self._do(self._file.abort)
 
 
 def shard_files(directory: Path) -> dict[int, Path]:

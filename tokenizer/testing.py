@@ -93,6 +93,35 @@ def write_jsonl(path: Path, docs: Iterable[str | dict], field: str = "text") -> 
     return path
 
 
+def write_parquet(path: Path, docs: Iterable[str | None], *, field: str = "text", row_group_size: int = 1000,
+                  extra: dict[str, list[object]] | None = None) -> Path:
+    """The same documents as :func:`write_jsonl`, as a Parquet file with small row groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns: dict[str, object] = {field: pa.array(list(docs), type=pa.string())}
+    columns.update(extra or {})
+    pq.write_table(pa.table(columns), path, row_group_size=row_group_size)
+    return path
+
+
+def compress_file(src: Path, dest: Path, *, frame_bytes: int = 1 << 16) -> Path:
+    """``src`` as ``.gz`` or ``.zst`` (by ``dest``'s suffix); zstd is written as many frames, as pzstd does."""
+    data = src.read_bytes()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.name.endswith(".gz"):
+        import gzip
+
+        dest.write_bytes(gzip.compress(data, mtime=0))
+    else:
+        import zstandard
+
+        cctx = zstandard.ZstdCompressor()
+        dest.write_bytes(b"".join(cctx.compress(data[i : i + frame_bytes]) for i in range(0, len(data), frame_bytes)))
+    return dest
+
+
 _CACHE_ROOT: list[Path] = []
 
 
@@ -127,3 +156,28 @@ def cached_small_dir(k: int = 4096, normalizer: str = "nfc") -> Path:
 @cache
 def cached_small(k: int = 4096, normalizer: str = "nfc") -> LoadedTokenizer:
     return load_tokenizer(cached_small_dir(k, normalizer))
+
+
+def cache_entry_file(tok_dir: Path) -> Path:
+    """The one encoder-cache entry of a freshly imported tokenizer directory."""
+    from tokenizer.encoder_cache import CACHE_DIR
+
+    (entry,) = (tok_dir / CACHE_DIR).iterdir()
+    return entry
+
+
+def reseal_cache_entry(path: Path, change: dict[str, object]) -> None:
+    """Edit an encoder-cache entry's header and recompute its checksum: a consistent forgery, not corruption."""
+    import hashlib
+    import struct
+
+    from tokenizer.encoder_cache import MAGIC
+
+    data = path.read_bytes()
+    (n,) = struct.unpack_from("<Q", data, len(MAGIC))
+    start = len(MAGIC) + 8
+    header = json.loads(data[start : start + n])
+    header.update(change)
+    new = json.dumps(header).encode()
+    body = MAGIC + struct.pack("<Q", len(new)) + new + data[start + n : -32]
+    path.write_bytes(body + hashlib.sha256(body).digest())

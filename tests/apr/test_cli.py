@@ -26,6 +26,10 @@ def test_help_lists_both_subjects_without_importing_heavy_modules() -> None:
     helped = subprocess.run([sys.executable, "-m", "apr", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert helped.returncode == 0, helped.stderr
     assert all(cmd in helped.stdout for cmd in ("tokenize", "pretrain", "inspect", "convert"))
+    # `apr tokenize ...` builds only the tokenizer's tree: the trainer's CLI is not even imported
+    code = "import sys, apr.cli\napr.cli.build_parser('tokenize')\nprint('trainer.cli' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
 
 
 def test_an_unexpected_exception_exits_70_not_a_verdict_code(monkeypatch, capsys) -> None:
@@ -36,7 +40,7 @@ def test_an_unexpected_exception_exits_70_not_a_verdict_code(monkeypatch, capsys
 
     parser = apr.cli.build_parser()
     monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(command="inspect", func=boom))
-    monkeypatch.setattr(apr.cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(apr.cli, "build_parser", lambda command=None: parser)
     assert apr.cli.main(["inspect", "x.apr"]) == apr.cli.INTERNAL_ERROR == 70
     err = capsys.readouterr().err
     assert "MemoryError: simulated out of memory" in err
@@ -49,7 +53,7 @@ def test_an_interrupt_exits_130(monkeypatch, capsys) -> None:
 
     parser = apr.cli.build_parser()
     monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(command="pretrain", func=interrupted))
-    monkeypatch.setattr(apr.cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(apr.cli, "build_parser", lambda command=None: parser)
     assert apr.cli.main(["pretrain"]) == 130
     assert "apr: interrupted" in capsys.readouterr().err
 

@@ -109,3 +109,26 @@ def test_errors_are_one_located_line_with_a_fix(tok_dir: Path, tmp_path: Path, c
                str(tmp_path / "o2"), "--workers", "1", "--quiet", "--on-error", "skip"])
     captured = capsys.readouterr()
     assert rc == 0 and captured.out == "" and captured.err == ""
+
+
+def test_out_of_range_workers_and_empty_text_field_exit_2_naming_the_flag(
+        tok_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16 item 1: `--workers 10000` and `--text-field ""` reached pydantic and exited 70 with a traceback."""
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:2])
+    base = ["tokenize", "encode-corpus", "--corpus", str(corpus), "--tokenizer", str(tok_dir), "--quiet"]
+    for extra, message in ((["--workers", "10000"], "argument --workers: must be at most 1024, got 10000"),
+                           (["--text-field", ""], "argument --text-field: must not be empty")):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_:
+            main([*base, "--output", str(tmp_path / "o"), *extra])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+    # the same class of value reaching the options model (the library API) is a located error, not exit 70
+    from tokenizer.cli import _options
+    from tokenizer.encode import EncodeOptions
+    from tokenizer.errors import TokenizeError
+
+    with pytest.raises(TokenizeError) as err:
+        _options("encode-corpus", EncodeOptions, corpus=[corpus], tokenizer=tok_dir, output=tmp_path, workers=5000)
+    assert err.value.where == "--workers" and err.value.exit_code == 2

@@ -179,6 +179,138 @@ def test_manifest_is_valid_json_with_schema_name(tmp_path: Path) -> None:
     corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:5])
     _run(corpus, tmp_path / "o")
     raw = json.loads((tmp_path / "o" / "manifest.json").read_text())
-    assert raw["format"] == "apr-token-shards" and raw["format_version"] == 1
+    assert raw["format"] == "apr-token-shards" and raw["format_version"] == 2
     assert raw["tokenizer"]["effective_vocab_count"] == 4099 and raw["producer"].startswith("provable-train")
     assert raw["verification"]["roundtrip_ok"] and "tiktoken" in raw["run"]["engine_check"]
+
+
+def test_a_huge_first_document_is_sampled_within_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16 item 6: the HF reference encoded a 45 MB first document whole during the preflight sample
+    (76 s, 5.8 GB). Every text it sees now is at most SAMPLE_CHARS_PER_DOCUMENT characters."""
+    from tokenizer import preflight
+    from tokenizer.encoders import HFEncoder
+
+    seen: list[int] = []
+    real_encode = HFEncoder.encode
+
+    def spy(self: HFEncoder, text: str) -> object:
+        seen.append(len(text))
+        return real_encode(self, text)
+
+    monkeypatch.setattr(HFEncoder, "encode", spy)
+    huge = "\n".join(DOCS) * 40  # ~2.4 MB, many lines, as a code file
+    corpus = write_jsonl(tmp_path / "c.jsonl", [huge, *DOCS[:5]])
+    m = _run(corpus, tmp_path / "o", verify_engine=True)  # force the HF comparison of the sample
+    assert m.complete and seen and max(seen) <= preflight.SAMPLE_CHARS_PER_DOCUMENT
+    assert m.verification is not None and m.verification.sample_documents == 6
+
+
+def test_main_process_work_is_linear_in_the_number_of_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16 item 5: progress re-summed every file size per chunk (100k tiny files: 345 s, 80% there).
+    Every access the main process makes to the corpus file list is counted; it must grow linearly."""
+    from tokenizer import encode as encode_mod
+    from tokenizer.corpus import Corpus
+
+    class CountingList(list):  # type: ignore[type-arg]
+        touched = 0
+
+        def __getitem__(self, key: object) -> object:
+            got = super().__getitem__(key)  # type: ignore[index]
+            CountingList.touched += len(got) if isinstance(key, slice) else 1
+            return got
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            for item in super().__iter__():
+                CountingList.touched += 1
+                yield item
+
+    real = encode_mod.discover_corpus
+
+    def counting(*args: object, **kw: object) -> Corpus:
+        c = real(*args, **kw)  # type: ignore[arg-type]
+        return Corpus(root=c.root, files=CountingList(c.files), notes=c.notes)
+
+    monkeypatch.setattr(encode_mod, "discover_corpus", counting)
+    touched = {}
+    for n in (300, 1200):
+        corpus = tmp_path / f"c{n}"
+        for i in range(n):
+            write_jsonl(corpus / f"{i:05d}.jsonl", [f"document {i}"])
+        CountingList.touched = 0
+        m = _run(corpus, tmp_path / f"o{n}", shard_tokens=200)
+        assert m.totals.documents == n and len(m.shards) >= 5
+        touched[n] = CountingList.touched
+    assert touched[1200] < 4.5 * touched[300], touched  # 4x the files: about 4x the work, not 16x
+
+    # the quadratic formula the fix replaced is caught by the same count
+    def resum(self: object, r: object) -> int:
+        return sum(f.size for f in self.files[: r.file_index]) + r.progress  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(encode_mod._Progress, "done", resum)
+    for n in (300, 1200):
+        CountingList.touched = 0
+        _run(tmp_path / f"c{n}", tmp_path / f"q{n}", shard_tokens=200)
+        touched[n] = CountingList.touched
+    assert touched[1200] > 10 * touched[300], touched
+
+
+def test_a_version_1_manifest_is_read_as_version_2(tmp_path: Path) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:3])
+    _run(corpus, tmp_path / "o")
+    raw = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    raw["format_version"] = 1
+    for f in raw["corpus"]["files"]:
+        del f["format"], f["rows"]
+        f["gzip"] = False
+    for key in ("first_file", "total_files", "fingerprint"):
+        del raw["corpus"][key]
+    for key in ("task", "merged"):
+        del raw[key]
+    del raw["config"]["max_piece_chars"]
+    (tmp_path / "o" / "manifest.json").write_text(json.dumps(raw))
+    m = read_manifest(tmp_path / "o")
+    assert m.format_version == 2 and m.corpus is not None and m.corpus.files[0].format == "jsonl"
+    assert verify_output(tmp_path / "o", check_sha=True).ok
+
+
+def test_a_bad_parquet_row_is_located_by_row_number(tmp_path: Path) -> None:
+    from tokenizer.testing import write_parquet
+
+    corpus = write_parquet(tmp_path / "p.parquet", [*DOCS[:6], None, *DOCS[6:9]], row_group_size=4)
+    with pytest.raises(CorpusLineError) as err:
+        _run(corpus, tmp_path / "fail")
+    assert err.value.where == "p.parquet:7" and "field 'text' is null" in err.value.what
+    m = _run(corpus, tmp_path / "skip", on_error="skip")
+    assert [(s.file, s.line) for s in m.skipped] == [("p.parquet", 7)] and m.totals.documents == 9
+    assert m.corpus is not None and m.corpus.files[0].consumed == (0, 10) and m.corpus.files[0].rows == 10
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl.zst"])
+def test_a_run_cut_short_mid_file_resumes_byte_identical(tmp_path: Path, fmt: str) -> None:
+    """Resume positions are rows for Parquet and offsets of the decompressed stream for zstd."""
+    from tokenizer.testing import compress_file, write_parquet
+
+    if fmt == "parquet":
+        corpus = write_parquet(tmp_path / "c.parquet", DOCS * 3, row_group_size=7)
+    else:
+        corpus = compress_file(write_jsonl(tmp_path / "plain.jsonl", DOCS * 3), tmp_path / "c.jsonl.zst",
+                               frame_bytes=5_000)
+    fresh = _run(corpus, tmp_path / "fresh", chunk_bytes=3_000)
+    assert len(fresh.shards) >= 8
+    out = tmp_path / "cut"
+    _run(corpus, out, chunk_bytes=3_000)
+    m = read_manifest(out)
+    keep = len(m.shards) // 2  # as if killed right after shard `keep` was listed
+    for s in m.shards[keep:]:
+        (out / s.name).unlink()
+    m.shards, m.complete = m.shards[:keep], False
+    m.position = m.shards[-1].end  # type: ignore[assignment]
+    m.totals.tokens = sum(s.tokens for s in m.shards)
+    m.totals.documents = sum(s.documents or 0 for s in m.shards)
+    m.totals.eos_tokens = m.totals.documents
+    m.totals.text_chars = sum(len(d) for d in (DOCS * 3)[: m.totals.documents])
+    assert m.position.offset > 0  # mid-file
+    (out / "manifest.json").write_text(m.model_dump_json())
+    resumed = _run(corpus, out, chunk_bytes=3_000, resume=True)
+    assert deterministic_view(resumed) == deterministic_view(fresh)
+    assert (read_tokens(out) == read_tokens(tmp_path / "fresh")).all()

@@ -123,8 +123,8 @@ def test_import_hf_writes_the_extracted_form(tmp_path: Path) -> None:
     (src / "tokenizer_config.json").write_text(json.dumps({"eos_token": {"content": "<|im_end|>"}}))
     meta = import_hf(src, tmp_path / "out")
     out = tmp_path / "out"
-    assert sorted(p.name for p in out.iterdir()) == ["merges.txt", "tokenizer.json", "tokenizer_meta.json",
-                                                     "vocab.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".apr-encoder-cache", "merges.txt", "tokenizer.json",
+                                                     "tokenizer_meta.json", "vocab.json"]
     assert meta.vocab_size == 5000 and meta.eos_token == "<|endoftext|>" and meta.fast_engine.eligible
     assert meta.pre_tokenizer_pattern and meta.pre_tokenizer_pattern.startswith("(?i:'s")
     assert len(json.loads((out / "vocab.json").read_text())) == meta.bpe_vocab_count == 4096
