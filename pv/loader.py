@@ -15,7 +15,7 @@ from yaml.nodes import Node
 
 from pv.diagnostics import Diagnostic, format_key_path
 from pv.models import Contract
-from pv.yaml_nodes import YamlLoadError, build, compose, locate
+from pv.yaml_nodes import Positions, YamlLoadError, build, compose
 
 
 @dataclass
@@ -42,6 +42,11 @@ class LoadedContract:
             return compose(self.text)
         except YamlLoadError:
             return None
+
+    @cached_property
+    def positions(self) -> Positions:
+        """Where each key and value of the document sits, for locating findings."""
+        return Positions(self.node)
 
     @property
     def ok(self) -> bool:
@@ -97,7 +102,7 @@ def load_contract_text(text: str, path: Path, display: str | None = None) -> Loa
     loaded.text, loaded.data = text, data
 
     if not isinstance(data, dict):
-        line, col = locate(node, []) or (1, 1)
+        line, col = Positions(node).locate([]) or (1, 1)
         return fail(f"top level is a {type(data).__name__}, expected a mapping", line, col,
                     hint="start with `metadata:`")
     try:
@@ -108,7 +113,7 @@ def load_contract_text(text: str, path: Path, display: str | None = None) -> Loa
 
     stem = path.name.removesuffix(".yaml").removesuffix(".yml")
     if loaded.contract.metadata.id != stem:
-        line, col = locate(node, ["metadata", "id"]) or (None, None)
+        line, col = Positions(node).locate(["metadata", "id"]) or (None, None)
         fail(f"metadata.id {loaded.contract.metadata.id!r} does not match the file name {stem!r}",
              line, col, key_path="metadata.id", hint=f"set `id: {stem}` or rename the file")
         loaded.contract = None
@@ -117,10 +122,11 @@ def load_contract_text(text: str, path: Path, display: str | None = None) -> Loa
 
 def _schema_diagnostics(exc: ValidationError, node: Node, shown: str) -> list[Diagnostic]:
     out = []
+    positions = Positions(node)  # one index for all the errors: each lookup is then O(depth)
     for err in exc.errors(include_url=False):
         loc = _clean_loc(err["loc"])
         kind = err["type"]
-        line_col = locate(node, loc, at_key=kind == "extra_forbidden") or (None, None)
+        line_col = positions.locate(loc, at_key=kind == "extra_forbidden") or (None, None)
         message, hint = _explain(err, loc)
         out.append(Diagnostic(file=shown, line=line_col[0], col=line_col[1], key_path=format_key_path(loc),
                               message=message, hint=hint, code="schema"))

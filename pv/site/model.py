@@ -27,7 +27,6 @@ from pv.requirements import STATUS_RULES, next_status, requirements
 from pv.site.runs import EvidenceRun, find_runs
 from pv.testscan import FalsifiesMarker, TestFunction, TestIndex
 from pv.workspace import Workspace
-from pv.yaml_nodes import locate
 
 
 class State(StrEnum):
@@ -355,7 +354,7 @@ def _contract_view(lc: LoadedContract, contract: Contract, ws: Workspace, ledger
     falsifiers = []
     for i, support in enumerate(assessment.supports):
         ft = support.falsifier
-        where = locate(lc.node, ["falsification_tests", i, "id"]) if lc.node is not None else None
+        where = lc.positions.locate(["falsification_tests", i, "id"])
         obligations = [j for j, ob in enumerate(contract.proof_obligations)
                        if set(ob.applies_to) & set(ft.applies_to)]
         falsifiers.append(FalsifierView(contract.metadata.id, i, ft, support, state_of(support),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,41 @@ def test_id_must_match_file_name(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     loaded = load_contract(tmp_path / "nope.yaml")
     assert loaded.diagnostics[0].message == "file not found"
+
+
+def _work_to_report_unknown_keys(tmp_path: Path, n: int) -> int:
+    """Python and C function calls made to load a contract with ``n`` unknown keys (deterministic)."""
+    data = valid_contract()
+    data["metadata"].update({f"extra_key_{i}": i for i in range(n)})
+    path = tmp_path / "demo-v1.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    calls = 0
+
+    def count(frame, event, arg) -> None:
+        nonlocal calls
+        calls += event in ("call", "c_call")
+
+    sys.setprofile(count)
+    try:
+        loaded = load_contract(path, "demo-v1.yaml")
+    finally:
+        sys.setprofile(None)
+    assert len(loaded.diagnostics) == n
+    last = loaded.diagnostics[-1]
+    assert last.message == f"unknown key 'extra_key_{n - 1}'" and last.line == text_line(path, f"extra_key_{n - 1}:")
+    return calls
+
+
+def text_line(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def test_reporting_unknown_keys_costs_linear_work(tmp_path: Path) -> None:
+    """Issue 16 item 5: locating each error rescanned the mapping's keys: 50k keys took over 120 s.
+
+    Counted in function calls, not seconds, so the test is exact on a loaded machine. Four times the
+    keys must cost about four times the work (it was 8.8x at these sizes, and growing with n);
+    benchmarks/bench_pv.py --unknown-keys shows the wall time at 10k and 50k keys.
+    """
+    small, large = _work_to_report_unknown_keys(tmp_path, 500), _work_to_report_unknown_keys(tmp_path, 2000)
+    assert large / small < 4.5, f"{large} calls for 2000 keys vs {small} for 500"
