@@ -14,7 +14,9 @@ from pydantic import BaseModel, ValidationError
 from yaml.nodes import Node
 
 from pv.diagnostics import Diagnostic, format_key_path
+from pv.fileio import NotRegularFile, read_text
 from pv.models import Contract
+from pv.semver import MAX_DIGITS, SEMVER_PATTERN
 from pv.yaml_nodes import Positions, YamlLoadError, build, compose
 
 
@@ -62,11 +64,12 @@ class LoadedContract:
 def load_contract(path: Path, display: str | None = None) -> LoadedContract:
     shown = display or str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         return _failed(path, shown, "file not found", hint="check the path")
-    except IsADirectoryError:
-        return _failed(path, shown, "is a directory, not a contract file", hint="pass contracts/*.yaml")
+    except NotRegularFile as exc:
+        return _failed(path, shown, f"{exc.strerror}, so not a contract file",
+                       hint="pass contract files, e.g. contracts/*.yaml")
     except UnicodeDecodeError as exc:
         return _failed(path, shown, f"not valid UTF-8 (byte {exc.start})", hint="save the file as UTF-8")
     except OSError as exc:
@@ -153,20 +156,25 @@ def _explain(err: Any, loc: tuple[str | int, ...]) -> tuple[str, str | None]:
         options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",") if o.strip(" '")]
         close = difflib.get_close_matches(str(value), options, n=1)
         hint = f"did you mean `{close[0]}`?" if close else f"use one of {expected}"
-        return f"{value!r} is not a valid {name}", hint
+        return f"{_shown(value)} is not a valid {name}", hint
     if kind == "string_pattern_mismatch":
         pattern = ctx.get("pattern", "")
         if "FALSIFY" in pattern:
             hint = "use FALSIFY-<AREA>-NNN, e.g. FALSIFY-TOK-001"
-        elif pattern.startswith("^(0|"):
-            hint = "use a semantic version like 1.2.0 (quote it if YAML reads it as a number)"
+        elif pattern == SEMVER_PATTERN:
+            hint = (f"use a semantic version like 1.2.0, each number at most {MAX_DIGITS} digits; "
+                    "quote it if YAML reads it as a number")
         else:
             hint = f"must match {pattern}"
-        return f"{value!r} has the wrong form for {name}", hint
+        return f"{_shown(value)} has the wrong form for {name}", hint
     if kind.startswith("bool"):
-        return f"{value!r} is not a boolean", "write true or false, unquoted"
+        return f"{_shown(value)} is not a boolean", "write true or false, unquoted"
     if kind.startswith("date") or kind.startswith("datetime"):
-        return f"{value!r} is not a date", "write YYYY-MM-DD"
+        return f"{_shown(value)} is not a date", "write YYYY-MM-DD"
+    if kind == "finite_number" or (kind == "float_type" and isinstance(value, int) and not isinstance(value, bool)):
+        return (f"{_shown(value)} is not a finite number" if kind == "finite_number" else
+                f"{_shown(value)} is too large to be a finite number",
+                f"write a finite number for {name}: NaN or infinity would switch the bound off")
     if kind in {"string_type", "int_type", "float_type", "list_type", "dict_type", "model_type"}:
         expected = {"string_type": "a string", "int_type": "an integer", "float_type": "a number",
                     "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping"}[kind]
@@ -176,6 +184,12 @@ def _explain(err: Any, loc: tuple[str | int, ...]) -> tuple[str, str | None]:
     if kind in {"too_short", "string_too_short"}:
         return f"{name} must not be empty", None
     return err["msg"], None
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """``repr`` of a value, cut short: a message quotes the input, it does not reprint 5000 digits of it."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 12]}…({len(text)} chars)"
 
 
 def _fields_at(loc: tuple[str | int, ...]) -> set[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from pv.assessment import assess
 from pv.diagnostics import Severity
 from pv.enums import Status
-from pv.fileio import atomic_write_text
+from pv.fileio import atomic_write_text, read_text
 from pv.ledger import Ledger, LedgerError
 from pv.lint import lint
 from pv.loader import load_contract
@@ -82,7 +82,7 @@ def promote(ws: Workspace, path: Path, target: Status, *, date: dt.date | None =
 
     result.version = bump_minor(contract.metadata.version)
     result.change = _change_text(current, target, ledger, ws.display(ws.ledger_file), contract.metadata.id, raising)
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)  # it just validated: a regular UTF-8 file
     try:
         new_text = edit_yaml_text(text, promotion_mutation(target.value, result.version, date, result.change))
     except EditError as exc:

@@ -24,11 +24,12 @@ from pathlib import Path
 from pv.binding import BindingKind
 from pv.config import ConfigError, settings_for
 from pv.diagnostics import Diagnostic
-from pv.ledger import LedgerEntry, Outcome, update_ledger
+from pv.ledger import LedgerEntry, LedgerError, Outcome, check_writable, update_ledger
 from pv.live import run_live
 from pv.loader import LoadedContract
 from pv.plan import Planned, make_entry, plan
 from pv.pytest_results import CollectedResults, TestRecord, base_node_id
+from pv.repo_path import UnsafePath, safe_repo_path
 from pv.workspace import Workspace, find_root
 
 
@@ -93,6 +94,11 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
            write: bool = True, timeout_s: float | None = None) -> VerifyReport:
     """Run the falsifiers of the contracts at ``paths``; with ``write``, merge the verdicts into ``ws.ledger_file``."""
     start = time.perf_counter()
+    if write:
+        try:
+            check_writable(ws.ledger_file)  # before any test runs, not after minutes of them
+        except LedgerError as exc:
+            raise VerifyError(str(exc)) from None
     loaded = ws.load(paths)
     diagnostics = [d for lc in loaded for d in lc.diagnostics]
     planned = select(plan(loaded, ws.test_index), patterns or [])
@@ -117,6 +123,12 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
                                              f"binding does not resolve: {p.resolution.problem}{hint}"), p)
         else:
             to_run.append(p)
+
+    if live_runs:  # LIVE evidence lands in the evidence folder: it too must stay inside the repository
+        try:
+            safe_repo_path(root, ws.settings.evidence_dir)
+        except UnsafePath as exc:
+            raise VerifyError(f"the evidence folder {exc}") from None
 
     report = VerifyReport([], diagnostics, None)
     if to_run:

@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Check the promotion rules against the ledger (written by `pv verify`) and the evidence "
                     "folders; when they hold, set metadata.status, bump the minor version, set updated and "
                     "append a changelog entry, editing the YAML without losing comments or key order. "
-                    f"Rules: {rules} Exit 0 when promoted, 1 when refused, 2 on a usage error.",
+                    f"Rules: {rules} Exit 0 when promoted, 1 when refused, 2 on a usage error or a contract "
+                    "that does not validate (bad input, not a refusal).",
     )
     parser.add_argument("contract", type=Path, metavar="CONTRACT", help="the contract file")
     parser.add_argument("--to", required=True, type=_status, metavar="STATUS",
@@ -55,4 +56,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no such contract file: {args.contract}")
     result = promote(ws, args.contract, args.to, date=args.date, dry_run=args.dry_run)
     render(result, args.format)
-    return 0 if result.ok else 1
+    if result.ok:
+        return 0
+    return 2 if result.current is None else 1  # current is None: the contract did not even validate

@@ -238,3 +238,17 @@ def test_plain_pytest_with_pv_ledger_fills_the_ledger(repo: Repo) -> None:
     assert {k: e.outcome for k, e in ledger.entries.items()} == {"FALSIFY-DEMO-001": Outcome.PASS,
                                                                  "FALSIFY-DEMO-002": Outcome.FAIL}
     assert ledger.entries["FALSIFY-DEMO-001"].source == "pytest --pv-ledger"
+
+
+def test_a_symlinked_test_leading_out_is_not_run(repo: Repo, tmp_path_factory) -> None:
+    """Issue 16 item 9: a bound test reached through a symlink that leaves the repo must not run."""
+    outside = tmp_path_factory.mktemp("outside")
+    marker = outside / "ran.txt"
+    (outside / "test_x.py").write_text(f"def test_x():\n    open({str(marker)!r}, 'w').close()\n")
+    (repo.root / "falsifiers" / "test_x.py").symlink_to(outside / "test_x.py")
+    path = repo.contract(valid_contract(falsifiers=[falsifier("FALSIFY-DEMO-001", "falsifiers/test_x.py::test_x")]))
+    (verdict,) = verify(Workspace(repo.root), [path]).verdicts
+    assert verdict.entry.outcome is Outcome.ERROR
+    assert verdict.entry.reason.startswith("binding does not resolve: test file 'falsifiers/test_x.py' was refused: "
+                                           "'falsifiers/test_x.py' leads outside the repository through a symlink")
+    assert not marker.exists()
