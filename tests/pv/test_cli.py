@@ -142,3 +142,20 @@ def test_gates_check_names_an_unreadable_file(capsys, tmp_path, setup: str) -> N
     code = no_hang(lambda: main(["gates", "--check", str(target)]), fifos=[target])
     err = capsys.readouterr().err
     assert code == 2 and f"cannot read {target}: " in err
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_line_100_is_printed_as_a_line_number_not_an_emoji(capsys, monkeypatch, repo: Repo, colour: bool) -> None:
+    """rich read `demo-v1.yaml:100:3` as the emoji code `:100:` and printed `demo-v1.yaml💯3`."""
+    if colour:
+        monkeypatch.setenv("FORCE_COLOR", "1")
+    else:
+        monkeypatch.delenv("FORCE_COLOR", raising=False)
+    data = valid_contract()
+    data["metadata"].update({f"unknown_{i:03d}": i for i in range(120)})
+    path = repo.contract(data)
+    code, out, _ = _pv(capsys, "validate", "--root", str(repo.root), str(path))
+    assert code == 1 and "💯" not in out
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("  unknown_090:"))
+    assert line >= 100 and f"demo-v1.yaml:{line}:3" in out
+    assert ("\x1b[" in out) is colour  # both the coloured and the plain path were taken
