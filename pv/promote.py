@@ -17,7 +17,7 @@ from pv.assessment import assess
 from pv.diagnostics import Severity
 from pv.enums import Status
 from pv.fileio import atomic_write_text, read_text
-from pv.ledger import Ledger, LedgerError
+from pv.ledger import Ledger
 from pv.lint import lint
 from pv.loader import load_contract
 from pv.requirements import ledger_requirements, static_requirements
@@ -44,7 +44,10 @@ class PromotionResult:
 
 def promote(ws: Workspace, path: Path, target: Status, *, date: dt.date | None = None,
             dry_run: bool = False) -> PromotionResult:
-    """Move the contract at ``path`` to ``target`` when the rules hold, reading verdicts from ``ws.ledger``."""
+    """Move the contract at ``path`` to ``target`` when the rules hold, reading verdicts from ``ws.ledger``.
+
+    Raises ``LedgerError`` when the ledger exists but cannot be read: that is bad input, not a refusal.
+    """
     shown = ws.display(path)
     (lc,) = ws.load([path])
     result = PromotionResult(shown, lc.contract.metadata.status if lc.contract else None, target)
@@ -53,11 +56,7 @@ def promote(ws: Workspace, path: Path, target: Status, *, date: dt.date | None =
         return result
     contract, current = lc.contract, lc.contract.metadata.status
     date = date or dt.date.today()
-    try:
-        ledger = ws.ledger
-    except LedgerError as exc:
-        result.missing.append(str(exc))
-        ledger = None
+    ledger = ws.ledger
 
     if target is current:
         result.missing.append(f"the contract is already {current.value}")

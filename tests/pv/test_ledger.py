@@ -83,7 +83,7 @@ def test_a_ledger_path_that_is_a_folder_is_refused_for_reading_and_writing(tmp_p
     assert path.is_dir() and not any(path.parent.glob(".ledger.json.*"))  # no temp file left behind
 
 
-@pytest.mark.parametrize("command", ["status", "coverage", "verify"])
+@pytest.mark.parametrize("command", ["status", "coverage", "verify", "promote"])
 @pytest.mark.parametrize("setup", ["not-utf8", "directory"])
 def test_ledger_problems_exit_2_naming_the_file_and_the_fix(repo: Repo, command: str, setup: str) -> None:
     marker = repo.root / "test-ran.txt"
@@ -95,8 +95,9 @@ def test_ledger_problems_exit_2_naming_the_file_and_the_fix(repo: Repo, command:
     else:
         repo.write(".pv/ledger.json", "")
         ledger.write_bytes(b"\xff\xfe{}")
-    proc = subprocess.run([sys.executable, "-m", "pv.cli", command, "--root", str(repo.root)], capture_output=True,
-                          text=True, timeout=300, cwd=Path(__file__).parents[2])
+    args = [str(repo.root / "contracts" / "demo-v1.yaml"), "--to", "PROPOSED"] if command == "promote" else []
+    proc = subprocess.run([sys.executable, "-m", "pv.cli", command, *args, "--root", str(repo.root)],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
     if setup == "not-utf8" and command == "verify":  # verify replaces an unreadable ledger file, as documented
         assert proc.returncode == 0 and marker.exists(), proc.stderr
         return
