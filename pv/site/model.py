@@ -19,6 +19,7 @@ from pv.assessment import Support, assess
 from pv.binding import BindingKind, parse_binding, resolve
 from pv.diagnostics import Diagnostic
 from pv.enums import Status
+from pv.fileio import read_text
 from pv.gitstate import RepoState
 from pv.ledger import Ledger, LedgerEntry, LedgerError, Outcome, utc_now
 from pv.loader import LoadedContract
@@ -385,7 +386,7 @@ class _SourceCache:
             return None
         if fn.file not in self.lines:
             try:
-                self.lines[fn.file] = (self.root / fn.file).read_text(encoding="utf-8").splitlines()
+                self.lines[fn.file] = read_text(self.root / fn.file).splitlines()
             except (OSError, UnicodeDecodeError):
                 self.lines[fn.file] = None
         lines = self.lines[fn.file]
