@@ -7,6 +7,13 @@ Generates N synthetic contracts (~20 KB each) in a temporary repo, then times, i
 and prints each as a ratio to the reference. Target: validate+lint work <= 2x the bare parse.
 
     python benchmarks/bench_pv.py --contracts 1000
+
+``--unknown-keys 10000,50000`` instead times ``pv validate`` on one contract with that many unknown
+keys (every one an error to locate), against the bare parse of the same file. Reporting must stay
+linear: the cost per key at 50k stays within ~1.5x of the cost at 10k (it was quadratic: 8.8 s at
+10k, over 120 s at 50k).
+
+    python benchmarks/bench_pv.py --unknown-keys 10000,50000
 """
 
 from __future__ import annotations
@@ -81,11 +88,43 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
+def unknown_keys(counts: list[int], repeats: int) -> None:
+    per_key = []
+    print(f"pv validate of one contract with N unknown keys (each an error to locate); best of {repeats}")
+    for n in counts:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            (root / "contracts").mkdir()
+            data = yaml.safe_load(make_contract(0, root))
+            data["metadata"].update({f"unknown_key_{k:06d}": k for k in range(n)})
+            path = root / "contracts" / "bench-0000-v1.yaml"
+            path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+            def validate(path: Path = path, root: Path = root, n: int = n) -> None:
+                (loaded,) = Workspace(root).load([path])
+                assert len(loaded.diagnostics) == n and all(d.line for d in loaded.diagnostics)
+
+            ref = best_of(lambda path=path: yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader),
+                          repeats)
+            took = best_of(validate, repeats)
+            size = path.stat().st_size
+        per_key.append(took / n)
+        print(f"  N={n:>6}: file {size / 1024:7.1f} KiB   bare parse {ref:7.3f} s   "
+              f"pv validate {took:7.3f} s ({took / ref:5.1f}x the parse, {1e6 * took / n:6.1f} us per key)")
+    print(f"cost per key at N={counts[-1]} vs N={counts[0]}: {per_key[-1] / per_key[0]:.2f}x "
+          "(1.0 = linear; quadratic would be ~" f"{counts[-1] / counts[0]:.0f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contracts", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--unknown-keys", default=None, metavar="N,N",
+                        help="time pv validate on one contract with N unknown keys instead, e.g. 10000,50000")
     args = parser.parse_args()
+    if args.unknown_keys:
+        unknown_keys([int(n) for n in args.unknown_keys.split(",")], args.repeats)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         paths = make_repo(root, args.contracts)

@@ -10,6 +10,7 @@ Forms:
 from __future__ import annotations
 
 import difflib
+import posixpath
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -84,10 +85,12 @@ def resolve(binding: Binding, index: TestIndex) -> Resolution:
 
 def _resolve_node(binding: Binding, index: TestIndex) -> Resolution:
     assert binding.file is not None and binding.qualname is not None
-    path = PurePosixPath(binding.file)
-    if path.is_absolute() or ".." in path.parts:
+    path = PurePosixPath(posixpath.normpath(binding.file))
+    if path.is_absolute() or path.parts[:1] == ("..",):
         return Resolution(binding, problem=f"test path {binding.file!r} leaves the repository")
     funcs = index.functions.get(path.as_posix())
+    if funcs is None and path.as_posix() in index.refused:
+        return Resolution(binding, problem=f"test file {binding.file!r} was refused: {index.refused[path.as_posix()]}")
     if funcs is None:
         known = list(index.functions)
         close = difflib.get_close_matches(path.as_posix(), known, n=1, cutoff=0.6)

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from pv.diagnostics import display_path
+from pv.fileio import read_text
 from pv.workspace import Settings
 
 PYPROJECT = "pyproject.toml"
@@ -75,7 +76,7 @@ def read_config(root: Path) -> PvConfig:
     path = root / PYPROJECT
     shown = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)  # a regular file only: a FIFO here would hang every command
     except FileNotFoundError:
         return PvConfig()
     except (OSError, UnicodeDecodeError) as exc:

@@ -10,12 +10,13 @@ failure, never a vacuous 100%. The ratchet file is a committed baseline; coverag
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pv.assessment import assess
 from pv.binding import BindingKind
-from pv.fileio import atomic_write_text
+from pv.fileio import atomic_write_text, read_text
 from pv.ledger import Ledger
 from pv.loader import LoadedContract
 from pv.workspace import Workspace
@@ -101,7 +102,7 @@ RATCHET_KEYS = ("declared", "bound", "passing", "bound_pct", "passing_pct")
 def ratchet(report: CoverageReport, path: Path, *, update: bool = True) -> None:
     """Compare with the baseline at ``path``: any fall is a problem; a rise rewrites the baseline."""
     current = report.total.as_dict()
-    if not path.is_file():
+    if not path.exists():
         if update:
             _write_baseline(path, current)
             report.notes.append(f"ratchet baseline created at {path}; commit it")
@@ -109,16 +110,23 @@ def ratchet(report: CoverageReport, path: Path, *, update: bool = True) -> None:
             report.problems.append(f"ratchet file {path} does not exist")
         return
     try:
-        baseline = json.loads(path.read_text(encoding="utf-8"))
+        baseline = json.loads(read_text(path, limit=RATCHET_LIMIT))
         if not isinstance(baseline, dict):
             raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:
-        report.problems.append(f"ratchet file {path} is unreadable ({exc}); restore it from git")
+    except OSError as exc:
+        report.problems.append(f"ratchet file {path} is unreadable ({exc.strerror}); restore it from git")
+        return
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a 5000-digit number, nested too deep
+        report.problems.append(f"ratchet file {path} is unreadable ({str(exc).splitlines()[0][:200]}); "
+                               "restore it from git")
         return
     compared = ("bound", "passing", "bound_pct", "passing_pct")
-    lacking = [k for k in compared if not isinstance(baseline.get(k), int | float) or isinstance(baseline.get(k), bool)]
-    if lacking:  # a baseline without numbers would let coverage fall unnoticed
-        report.problems.append(f"ratchet file {path} has no number for {', '.join(lacking)}; restore it from git")
+    # A baseline without finite numbers would let coverage fall unnoticed: NaN compares false with
+    # everything, and -Infinity is beaten by any value.
+    lacking = [k for k in compared if not _finite_number(baseline.get(k))]
+    if lacking:
+        report.problems.append(f"ratchet file {path} has no finite number for {', '.join(lacking)}; "
+                               "restore it from git")
         return
     fell = []
     for key in compared:
@@ -132,6 +140,15 @@ def ratchet(report: CoverageReport, path: Path, *, update: bool = True) -> None:
     if improved and update:
         _write_baseline(path, current)
         report.notes.append(f"ratchet raised in {path} ({', '.join(improved)}); commit it")
+
+
+RATCHET_LIMIT = 1 << 20  # a baseline is five numbers
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _write_baseline(path: Path, values: dict[str, float | int]) -> None:

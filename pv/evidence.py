@@ -10,7 +10,6 @@ when they no longer match what the evidence was produced from.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import platform
 import shutil
 import subprocess
@@ -19,31 +18,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from pv.fileio import atomic_write_text, sha256_file
+from pv.fileio import ReadTimeout, atomic_write_text, read_text, sha256_file, sha256_of
 from pv.ledger import LedgerEntry
-from pv.models import FalsificationTest
-
-
-class UnsafePath(ValueError):
-    """A contract-supplied path that is absolute or leaves the repository."""
-
-
-def safe_repo_path(root: Path, rel: str) -> Path:
-    """``root / rel``, refusing absolute paths and anything (symlinks included) that escapes ``root``."""
-    candidate = Path(rel)
-    if candidate.is_absolute() or rel.startswith("~"):
-        raise UnsafePath(f"{rel!r} is absolute; contract paths must be relative to the repository root")
-    try:
-        full = (root / candidate).resolve()
-    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop
-        raise UnsafePath(f"{rel!r} is not a usable path: {exc}") from None
-    try:
-        full.relative_to(root.resolve())
-    except ValueError:
-        raise UnsafePath(f"{rel!r} resolves outside the repository ({full})") from None
-    return full
+from pv.models import FalsificationTest, FiniteFloat
+from pv.repo_path import UnsafePath, safe_repo_path
 
 
 class FalsifierRun(BaseModel):
@@ -52,7 +32,7 @@ class FalsifierRun(BaseModel):
     id: str
     command: str
     check: str | None = None
-    loss_floor: float | None = None
+    loss_floor: FiniteFloat | None = None
     exit_code: int | None = None
     wall_s: float = 0.0
     outcome: str
@@ -156,13 +136,33 @@ def render_readme(record: EvidenceRecord) -> str:
     return "\n".join(lines)
 
 
+RECORD_LIMIT = 256 << 20  # a record holds hashes and metrics, never data
+
+
 def read_record(folder: Path) -> EvidenceRecord:
     try:
-        return EvidenceRecord.model_validate_json((folder / "record.json").read_text(encoding="utf-8"))
+        return EvidenceRecord.model_validate_json(read_text(folder / "record.json", limit=RECORD_LIMIT))
     except FileNotFoundError:
         raise ValueError(f"{folder}/record.json is missing") from None
-    except (OSError, ValidationError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or not a record (pydantic)
         raise ValueError(f"{folder}/record.json is unreadable: {str(exc).splitlines()[0]}") from None
+
+
+def hash_artifact(root: Path, rel: str, *, deadline: float | None = None) -> str | None:
+    """The sha256 of a declared artifact, or None when it does not exist.
+
+    ``UnsafePath`` when pv refuses it (outside the repository, not a regular file, unreadable);
+    ``ReadTimeout`` past ``deadline`` (a ``time.monotonic()`` value).
+    """
+    path = safe_repo_path(root, rel)
+    try:
+        return sha256_of(path, deadline=deadline)
+    except FileNotFoundError:
+        return None
+    except ReadTimeout:
+        raise
+    except OSError as exc:
+        raise UnsafePath(f"artifact {rel!r}: {exc.strerror}") from None
 
 
 def evidence_problems(root: Path, entry: LedgerEntry | None, falsifier: FalsificationTest) -> list[str]:
@@ -213,7 +213,7 @@ def evidence_problems(root: Path, entry: LedgerEntry | None, falsifier: Falsific
             problems.append(f"artifact {rel} is declared now but was not hashed in {folder_rel}")
             continue
         try:
-            current = sha256_file(safe_repo_path(root, rel))
+            current = hash_artifact(root, rel)
         except UnsafePath as exc:
             problems.append(str(exc))
             continue

@@ -10,6 +10,13 @@ a message naming the construct and its column, so a bad check fails ``pv verify 
 clear error instead of doing something surprising.
 
 Every failure is an :class:`EvalError`; evaluation returns a number or a bool, nothing else.
+
+Bounds must be finite, and NaN is never compared: ``val_loss < nan`` is always false and
+``not (val_loss > inf)`` always true, so a non-finite bound switches a guard off without a word.
+A non-finite literal (``1e999``) or ``inf``/``nan`` is rejected at parse time, arithmetic that
+overflows finite numbers is an error, and a NaN reaching a comparison, ``min`` or ``max`` is an
+error rather than a quiet ``False`` that ``not`` would turn into a pass. ``isfinite(x)`` is how a
+check asks about a non-finite metric.
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ def _minmax(fn: Callable[..., Value], name: str) -> Callable[..., Value]:
     def call(*args: Value) -> Value:
         if not args:
             raise EvalError(f"{name}() needs at least one argument")
+        if any(_is_nan(a) for a in args):  # max(nan, 1) is nan but max(1, nan) is 1: order must not decide
+            raise EvalError(f"{name}() got NaN; guard it with isfinite()")
         return fn(args)
 
     return call
@@ -94,7 +103,8 @@ _CMPOPS: dict[type[ast.cmpop], Callable[[Value, Value], bool]] = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
 }
-_CONSTANTS = {"inf": math.inf, "nan": math.nan, "pi": math.pi, "e": math.e, "true": True, "false": False}
+_CONSTANTS = {"pi": math.pi, "e": math.e, "true": True, "false": False}
+_NON_FINITE = {"inf", "nan", "infinity"}
 
 
 @dataclass(frozen=True)
@@ -165,9 +175,14 @@ def _check_tree(node: ast.AST, depth: int) -> None:
                 raise _reject(node, f"the literal {value!r}" if not isinstance(value, str) else "a string")
             if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
                 raise EvalError("integer literal is too large", node.col_offset)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise EvalError("a number literal overflows to infinity; a bound must be finite", node.col_offset)
         case ast.Name(id=name):
             if name.startswith("_"):
                 raise _reject(node, f"the name {name!r} (names may not start with _)")
+            if name.lower() in _NON_FINITE:
+                raise EvalError(f"{name!r} is not a finite number; a bound must be finite "
+                                "(ask about a metric with isfinite(x))", node.col_offset)
         case ast.UnaryOp(op=ast.UAdd() | ast.USub() | ast.Not(), operand=operand):
             _check_tree(operand, depth + 1)
         case ast.BinOp(op=op, left=left, right=right) if type(op) in _BINOPS:
@@ -235,6 +250,8 @@ class _Evaluator:
                 result = _BINOPS[type(op)](a, b)
                 if isinstance(result, complex):
                     raise EvalError("result is a complex number", node.col_offset)
+                if isinstance(result, float) and not math.isfinite(result) and _finite(a) and _finite(b):
+                    raise EvalError("arithmetic overflows to a non-finite number", node.col_offset)
                 if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
                     raise EvalError("integer result is too large", node.col_offset)
                 return result
@@ -244,9 +261,9 @@ class _Evaluator:
                     return all(bool(self.visit(v)) for v in values)
                 return any(bool(self.visit(v)) for v in values)
             case ast.Compare(left=left, ops=ops, comparators=comparators):
-                current = _number(self.visit(left), left)
+                current = _comparable(self.visit(left), left)
                 for op, right in zip(ops, comparators, strict=True):
-                    nxt = _number(self.visit(right), right)
+                    nxt = _comparable(self.visit(right), right)
                     if not _CMPOPS[type(op)](current, nxt):
                         return False
                     current = nxt
@@ -272,6 +289,23 @@ def _number(value: Value, node: ast.AST) -> Value:
     if isinstance(value, bool | int | float):
         return value
     raise EvalError(f"expected a number, got {type(value).__name__}", getattr(node, "col_offset", None))
+
+
+def _is_nan(value: Value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _finite(value: Value) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def _comparable(value: Value, node: ast.AST) -> Value:
+    number = _number(value, node)
+    if _is_nan(number):
+        shown = f"metric {node.id!r} is" if isinstance(node, ast.Name) else "the value is"
+        raise EvalError(f"{shown} NaN, which has no order; guard it with isfinite()",
+                        getattr(node, "col_offset", None))
+    return number
 
 
 def _check_power(base: Value, exponent: Value, node: ast.AST) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pv.fileio import atomic_write_text
+from pv.fileio import NotRegularFile, atomic_write_text, file_kind, read_text
 
 LEDGER_PATH = Path(".pv") / "ledger.json"
 LEDGER_VERSION = 2
@@ -103,11 +103,16 @@ def ledger_path(root: Path, override: Path | None = None) -> Path:
 def read_ledger(path: Path) -> Ledger | None:
     """The ledger at ``path``, or None when there is none yet."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         return None
+    except NotRegularFile as exc:
+        raise LedgerError(_not_a_file(path, exc.kind)) from None
     except OSError as exc:
         raise LedgerError(f"{path}: cannot read the ledger: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise LedgerError(f"{path}: not a pv ledger (not UTF-8: byte {exc.start} is {exc.object[exc.start]:#04x}); "
+                          "delete it and run `pv verify` again") from None
     try:
         return Ledger.model_validate_json(text)
     except ValidationError as exc:
@@ -116,8 +121,26 @@ def read_ledger(path: Path) -> Ledger | None:
                           "delete it and run `pv verify` again") from None
 
 
+def check_writable(path: Path) -> None:
+    """``LedgerError`` when the ledger cannot be written at ``path`` (something other than a file is there)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot use it as the ledger: {exc.strerror}") from None
+    kind = file_kind(mode)
+    if kind != "regular file":
+        raise LedgerError(_not_a_file(path, kind))
+
+
+def _not_a_file(path: Path, kind: str) -> str:
+    return f"{path}: the ledger path is a {kind}, not a file; remove it, or pass --ledger FILE"
+
+
 def write_ledger(path: Path, ledger: Ledger) -> None:
     """Write atomically (temp file, fsync, rename) in the stable, merge-friendly form."""
+    check_writable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, render_ledger(ledger))
 

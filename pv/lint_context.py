@@ -11,7 +11,6 @@ from pv.loader import LoadedContract
 from pv.models import Contract
 from pv.testscan import TestIndex
 from pv.workspace import Workspace
-from pv.yaml_nodes import locate
 
 
 def declared_ids(lc: LoadedContract) -> set[str] | None:
@@ -79,6 +78,6 @@ class LintContext:
 
     def diag(self, lc: LoadedContract, path: list[str | int], message: str, *, hint: str | None = None,
              code: str, severity: Severity = Severity.ERROR) -> Diagnostic:
-        line, col = locate(lc.node, path) or (None, None)
+        line, col = lc.positions.locate(path) or (None, None)
         return Diagnostic(file=lc.display, line=line, col=col, key_path=format_key_path(path), message=message,
                           hint=hint, code=code, severity=severity)

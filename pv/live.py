@@ -3,8 +3,9 @@
 Only ``pv verify --live`` calls this. A LIVE verdict is decided in this order, and the first
 that applies wins:
 
-1. a declared artifact or the metrics file path is unsafe or missing  -> error (nothing runs)
-2. the command exits non-zero or times out                            -> fail
+1. a declared artifact or the metrics file path is unsafe or missing  -> error (nothing runs);
+   unsafe: outside the repository (symlinks resolved), or not a regular file (a FIFO, a device)
+2. the command exits non-zero or times out (hashing artifacts counts)  -> fail
 3. ``loss_floor`` is declared and a ``*loss*`` metric is below it      -> fail: a degenerate run,
    e.g. val_loss 0.0008 on a corpus that is 99.99% unknown tokens, is not a success
 4. ``check`` is declared: metrics missing / not rewritten by this run, or the check cannot be
@@ -31,24 +32,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pv.evidence import (
-    EvidenceRecord,
-    FalsifierRun,
-    UnsafePath,
-    environment,
-    new_run_folder,
-    safe_repo_path,
-    write_record,
-)
+from pv.evidence import EvidenceRecord, FalsifierRun, environment, hash_artifact, new_run_folder, write_record
 from pv.expr import EvalError, parse
-from pv.fileio import sha256_file
+from pv.fileio import ReadTimeout, read_text, sha256_file, tail_text
 from pv.freshness import Digests, record_inputs
 from pv.inputs_hook import WHOLE_TREE, child_env, read_children
 from pv.ledger import LedgerEntry, Outcome, utc_now
 from pv.plan import Planned, make_entry, rel_path
+from pv.repo_path import UnsafePath, safe_repo_path
 from pv.workspace import Workspace
 
 OUTPUT_TAIL = 4000
+METRICS_LIMIT = 64 << 20  # a metrics file is name -> number, not data
 
 
 def run_live(planned: list[Planned], ws: Workspace, *, timeout_s: float | None = None,
@@ -85,11 +80,17 @@ def run_one(p: Planned, root: Path, folder: Path, digests: Digests, *, timeout_s
     command = p.binding.command or ""
     run = FalsifierRun(id=ft.id, command=command, check=ft.check, loss_floor=ft.loss_floor, outcome="error")
 
+    start = time.perf_counter()
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s  # hashing counts against it too
     try:
         for rel in ft.artifacts:
-            run.artifacts[rel] = sha256_file(safe_repo_path(root, rel))
+            run.artifacts[rel] = hash_artifact(root, rel, deadline=deadline)
         metrics_path = safe_repo_path(root, ft.metrics_file) if ft.metrics_file else None
         expression = parse(ft.check) if ft.check else None
+    except ReadTimeout as exc:
+        run.outcome, run.reason = "fail", f"timed out after {timeout_s} s while hashing artifact {exc.filename}"
+        run.wall_s = round(time.perf_counter() - start, 3)
+        return run
     except UnsafePath as exc:
         run.reason = f"unsafe path: {exc}"
         return run
@@ -108,14 +109,14 @@ def run_one(p: Planned, root: Path, folder: Path, digests: Digests, *, timeout_s
     spool = tempfile.mkdtemp(prefix="pv-live-inputs-")
     env = child_env({**os.environ, "PV_EVIDENCE_DIR": str(folder), "PV_FALSIFIER_ID": ft.id,
                      "PV_CONTRACT_ID": p.contract.id}, spool, ft.id, str(root))
-    start = time.perf_counter()
+    remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
     stdout_file, stderr_file = folder / f"{ft.id}.stdout.txt", folder / f"{ft.id}.stderr.txt"
     run.stdout, run.stderr = stdout_file.name, stderr_file.name
     try:
         with stdout_file.open("wb") as out, stderr_file.open("wb") as err:
             try:
                 proc = subprocess.run(command, shell=True, cwd=root, env=env, stdout=out, stderr=err,
-                                      stdin=subprocess.DEVNULL, timeout=timeout_s, check=False)
+                                      stdin=subprocess.DEVNULL, timeout=remaining, check=False)
                 run.exit_code = proc.returncode
             except subprocess.TimeoutExpired:
                 run.exit_code = None
@@ -188,8 +189,10 @@ def _read_metrics(path: Path, before: int | None, rel: str) -> tuple[dict[str, A
     if before is not None and after == before:
         return None, f"metrics_file {rel} was not rewritten by this run (stale file from an earlier run)"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(read_text(path, limit=METRICS_LIMIT))
+    except OSError as exc:
+        return None, f"metrics_file {rel} cannot be read: {exc.strerror}"
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"metrics_file {rel} is not valid JSON: {exc}"
     except (ValueError, RecursionError) as exc:  # e.g. a 5000-digit integer, or arrays nested 100k deep
         return None, f"metrics_file {rel} cannot be read as JSON: {str(exc).split(';')[0]}"
@@ -201,7 +204,9 @@ def _read_metrics(path: Path, before: int | None, rel: str) -> tuple[dict[str, A
 def _tail(*files: Path) -> str:
     chunks = []
     for f in files:
-        if f.is_file():
-            text = f.read_text(encoding="utf-8", errors="replace")
-            chunks.append(text[-OUTPUT_TAIL:])
+        try:
+            text = tail_text(f, 4 * OUTPUT_TAIL)  # bytes: enough for OUTPUT_TAIL characters of UTF-8
+        except OSError:
+            continue
+        chunks.append(text[-OUTPUT_TAIL:])
     return "\n".join(c for c in chunks if c.strip())

@@ -14,8 +14,10 @@ from pydantic import BaseModel, ValidationError
 from yaml.nodes import Node
 
 from pv.diagnostics import Diagnostic, format_key_path
+from pv.fileio import NotRegularFile, read_text
 from pv.models import Contract
-from pv.yaml_nodes import YamlLoadError, build, compose, locate
+from pv.semver import MAX_DIGITS, SEMVER_PATTERN
+from pv.yaml_nodes import Positions, YamlLoadError, build, compose
 
 
 @dataclass
@@ -43,6 +45,11 @@ class LoadedContract:
         except YamlLoadError:
             return None
 
+    @cached_property
+    def positions(self) -> Positions:
+        """Where each key and value of the document sits, for locating findings."""
+        return Positions(self.node)
+
     @property
     def ok(self) -> bool:
         return self.contract is not None and not self.diagnostics
@@ -57,11 +64,12 @@ class LoadedContract:
 def load_contract(path: Path, display: str | None = None) -> LoadedContract:
     shown = display or str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         return _failed(path, shown, "file not found", hint="check the path")
-    except IsADirectoryError:
-        return _failed(path, shown, "is a directory, not a contract file", hint="pass contracts/*.yaml")
+    except NotRegularFile as exc:
+        return _failed(path, shown, f"{exc.strerror}, so not a contract file",
+                       hint="pass contract files, e.g. contracts/*.yaml")
     except UnicodeDecodeError as exc:
         return _failed(path, shown, f"not valid UTF-8 (byte {exc.start})", hint="save the file as UTF-8")
     except OSError as exc:
@@ -97,7 +105,7 @@ def load_contract_text(text: str, path: Path, display: str | None = None) -> Loa
     loaded.text, loaded.data = text, data
 
     if not isinstance(data, dict):
-        line, col = locate(node, []) or (1, 1)
+        line, col = Positions(node).locate([]) or (1, 1)
         return fail(f"top level is a {type(data).__name__}, expected a mapping", line, col,
                     hint="start with `metadata:`")
     try:
@@ -108,7 +116,7 @@ def load_contract_text(text: str, path: Path, display: str | None = None) -> Loa
 
     stem = path.name.removesuffix(".yaml").removesuffix(".yml")
     if loaded.contract.metadata.id != stem:
-        line, col = locate(node, ["metadata", "id"]) or (None, None)
+        line, col = Positions(node).locate(["metadata", "id"]) or (None, None)
         fail(f"metadata.id {loaded.contract.metadata.id!r} does not match the file name {stem!r}",
              line, col, key_path="metadata.id", hint=f"set `id: {stem}` or rename the file")
         loaded.contract = None
@@ -119,11 +127,12 @@ def _schema_diagnostics(exc: ValidationError, node: Node, shown: str) -> list[Di
     errors = [(err, _clean_loc(err["loc"])) for err in exc.errors(include_url=False)]
     renamed = _renamed_keys(errors)
     out = []
+    positions = Positions(node)  # one index for all the errors: each lookup is then O(depth)
     for err, loc in errors:
         kind = err["type"]
         if kind == "missing" and loc in renamed.values():
             continue  # reported once, with the unknown key that is its misspelling
-        line_col = locate(node, loc, at_key=kind == "extra_forbidden") or (None, None)
+        line_col = positions.locate(loc, at_key=kind == "extra_forbidden") or (None, None)
         if loc in renamed:
             wanted = renamed[loc][-1]
             message = f"`{loc[-1]}` is not a key; did you mean `{wanted}`, which is missing?"
@@ -137,14 +146,16 @@ def _schema_diagnostics(exc: ValidationError, node: Node, shown: str) -> list[Di
 
 def _renamed_keys(errors: list[tuple[Any, tuple[str | int, ...]]]) -> dict[tuple, tuple]:
     """Unknown keys that are misspellings of a missing required key in the same mapping: one finding, not two."""
-    missing = {loc for err, loc in errors if err["type"] == "missing" and loc}
+    missing: dict[tuple, list[str]] = {}  # parent mapping -> its missing keys (linear in the errors)
+    for err, loc in errors:
+        if err["type"] == "missing" and loc:
+            missing.setdefault(loc[:-1], []).append(str(loc[-1]))
     out: dict[tuple, tuple] = {}
     for err, loc in errors:
-        if err["type"] != "extra_forbidden" or not loc:
-            continue
-        siblings = [str(m[-1]) for m in missing if m[:-1] == loc[:-1] and m not in out.values()]
-        close = difflib.get_close_matches(str(loc[-1]), siblings, n=1)
+        siblings = missing.get(loc[:-1]) if err["type"] == "extra_forbidden" and loc else None
+        close = difflib.get_close_matches(str(loc[-1]), siblings, n=1) if siblings else None
         if close:
+            siblings.remove(close[0])  # one misspelling per missing key
             out[loc] = (*loc[:-1], close[0])
     return out
 
@@ -169,20 +180,25 @@ def _explain(err: Any, loc: tuple[str | int, ...]) -> tuple[str, str | None]:
         options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",") if o.strip(" '")]
         close = difflib.get_close_matches(str(value), options, n=1)
         hint = f"did you mean `{close[0]}`?" if close else f"use one of {expected}"
-        return f"{value!r} is not a valid {name}", hint
+        return f"{_shown(value)} is not a valid {name}", hint
     if kind == "string_pattern_mismatch":
         pattern = ctx.get("pattern", "")
         if "FALSIFY" in pattern:
             hint = "use FALSIFY-<AREA>-NNN, e.g. FALSIFY-TOK-001"
-        elif pattern.startswith("^(0|"):
-            hint = "use a semantic version like 1.2.0 (quote it if YAML reads it as a number)"
+        elif pattern == SEMVER_PATTERN:
+            hint = (f"use a semantic version like 1.2.0, each number at most {MAX_DIGITS} digits; "
+                    "quote it if YAML reads it as a number")
         else:
             hint = f"must match {pattern}"
-        return f"{value!r} has the wrong form for {name}", hint
+        return f"{_shown(value)} has the wrong form for {name}", hint
     if kind.startswith("bool"):
-        return f"{value!r} is not a boolean", "write true or false, unquoted"
+        return f"{_shown(value)} is not a boolean", "write true or false, unquoted"
     if kind.startswith("date") or kind.startswith("datetime"):
-        return f"{value!r} is not a date", "write YYYY-MM-DD"
+        return f"{_shown(value)} is not a date", "write YYYY-MM-DD"
+    if kind == "finite_number" or (kind == "float_type" and isinstance(value, int) and not isinstance(value, bool)):
+        return (f"{_shown(value)} is not a finite number" if kind == "finite_number" else
+                f"{_shown(value)} is too large to be a finite number",
+                f"write a finite number for {name}: NaN or infinity would switch the bound off")
     if kind in {"string_type", "int_type", "float_type", "list_type", "dict_type", "model_type"}:
         expected = {"string_type": "a string", "int_type": "an integer", "float_type": "a number",
                     "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping"}[kind]
@@ -192,6 +208,12 @@ def _explain(err: Any, loc: tuple[str | int, ...]) -> tuple[str, str | None]:
     if kind in {"too_short", "string_too_short"}:
         return f"{name} must not be empty", None
     return err["msg"], None
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """``repr`` of a value, cut short: a message quotes the input, it does not reprint 5000 digits of it."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 12]}…({len(text)} chars)"
 
 
 def _fields_at(loc: tuple[str | int, ...]) -> set[str]:

@@ -12,13 +12,16 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from pv.enums import ContractKind, DischargeLevel, ObligationType, Status, Verdict
+from pv.semver import SEMVER_PATTERN
 
-SEMVER_PATTERN = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$"
 FALSIFIER_ID_PATTERN = r"^FALSIFY-[A-Z0-9-]+-\d{3}$"
 CONTRACT_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 SemVer = Annotated[str, Field(pattern=SEMVER_PATTERN, examples=["1.3.0"])]
+# Every number pv reads as a bound or a baseline: NaN compares false with everything and infinity
+# passes every upper bound, so either one silently switches a guard off.
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -90,7 +93,7 @@ class FalsificationTest(_Strict):
     metrics_file: str | None = Field(
         default=None, description="For LIVE bindings: repo-relative JSON file the command writes."
     )
-    loss_floor: float | None = Field(
+    loss_floor: FiniteFloat | None = Field(
         default=None,
         description="Sanity guard for LIVE checks: a reported loss below this floor is a failure "
         "(a degenerate corpus), not a pass.",

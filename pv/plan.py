@@ -15,7 +15,6 @@ from pv.ledger import LedgerEntry, Outcome, utc_now
 from pv.loader import LoadedContract
 from pv.models import FalsificationTest
 from pv.testscan import TestIndex
-from pv.yaml_nodes import locate
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Planned:
     @property
     def line(self) -> int | None:
         key = ["falsification_tests", self.position, "test" if self.falsifier.test is not None else "id"]
-        found = locate(self.contract.node, key) if self.contract.node is not None else None
+        found = self.contract.positions.locate(key)
         return found[0] if found else None
 
 

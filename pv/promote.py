@@ -17,9 +17,8 @@ from pv.assessment import TEST_KINDS, Assessment, assess
 from pv.binding import BindingKind
 from pv.diagnostics import Severity
 from pv.enums import Status
-from pv.fileio import atomic_write_text
+from pv.fileio import atomic_write_text, read_text
 from pv.freshness import inputs_digest
-from pv.ledger import LedgerError
 from pv.lint import lint
 from pv.loader import load_contract
 from pv.requirements import ledger_requirements, static_requirements
@@ -46,7 +45,10 @@ class PromotionResult:
 
 def promote(ws: Workspace, path: Path, target: Status, *, date: dt.date | None = None,
             dry_run: bool = False) -> PromotionResult:
-    """Move the contract at ``path`` to ``target`` when the rules hold, reading verdicts from ``ws.ledger``."""
+    """Move the contract at ``path`` to ``target`` when the rules hold, reading verdicts from ``ws.ledger``.
+
+    Raises ``LedgerError`` when the ledger exists but cannot be read: that is bad input, not a refusal.
+    """
     shown = ws.display(path)
     (lc,) = ws.load([path])
     result = PromotionResult(shown, lc.contract.metadata.status if lc.contract else None, target)
@@ -55,11 +57,7 @@ def promote(ws: Workspace, path: Path, target: Status, *, date: dt.date | None =
         return result
     contract, current = lc.contract, lc.contract.metadata.status
     date = date or dt.date.today()
-    try:
-        ledger = ws.ledger
-    except LedgerError as exc:
-        result.missing.append(str(exc))
-        ledger = None
+    ledger = ws.ledger
 
     if target is current:
         result.missing.append(f"the contract is already {current.value}")
@@ -88,7 +86,7 @@ def promote(ws: Workspace, path: Path, target: Status, *, date: dt.date | None =
 
     result.version = bump_minor(contract.metadata.version)
     result.change = _change_text(current, target, assessment, ws.display(ws.ledger_file))
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)  # it just validated: a regular UTF-8 file
     try:
         new_text = edit_yaml_text(text, promotion_mutation(target.value, result.version, date, result.change))
     except EditError as exc:

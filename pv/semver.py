@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import re
 
-_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$")
+MAX_DIGITS = 18  # per number: a version is a label, and a 5000-digit one is not worth a traceback
+_NUMBER = rf"(0|[1-9][0-9]{{0,{MAX_DIGITS - 1}}})"
+SEMVER_PATTERN = rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}(?:-([0-9A-Za-z.-]+))?$"
+_SEMVER = re.compile(SEMVER_PATTERN)
 
 
-def parse_semver(text: str) -> tuple[int, int, int, tuple[int, tuple[tuple[int, int | str], ...]]]:
+PreKey = tuple[int, tuple[tuple[int, int, str], ...]]
+
+
+def parse_semver(text: str) -> tuple[int, int, int, PreKey]:
     match = _SEMVER.match(text)
     if match is None:
         raise ValueError(f"not a semantic version: {text!r}")
     major, minor, patch, pre = match.groups()
     if pre is None:
-        pre_key: tuple[int, tuple[tuple[int, int | str], ...]] = (1, ())
+        pre_key: PreKey = (1, ())
     else:
-        pre_key = (0, tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split(".")))
+        # Numeric identifiers compare as numbers: by length, then digits (no int() of an unbounded string).
+        pre_key = (0, tuple((0, len(p.lstrip("0")), p.lstrip("0")) if p.isdigit() else (1, 0, p)
+                            for p in pre.split(".")))
     return int(major), int(minor), int(patch), pre_key
 
 

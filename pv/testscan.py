@@ -2,14 +2,25 @@
 
 Built from the AST alone, so linting never imports or runs project code: a contract can be
 checked on a machine without torch, and a malicious test file cannot run at lint time.
+
+The walk follows pv's one path rule (``pv.repo_path``): a symlink, to a file or a folder, is
+followed only when it resolves inside the repository, each real folder is walked once (a symlink
+loop ends there), and only regular files are read. Whatever is refused (a symlink leading out, a
+FIFO or a device named ``*.py``) is kept in ``TestIndex.refused`` with the reason, so lint can
+report it and a binding to it can say why it does not resolve.
 """
 
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
+import os
+from collections import defaultdict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pv.fileio import read_bytes
+from pv.repo_path import UnsafePath, safe_repo_path
 
 TEST_DIRS = ("falsifiers", "tests")
 
@@ -45,6 +56,7 @@ class TestIndex:
     by_name: dict[str, list[TestFunction]] = field(default_factory=lambda: defaultdict(list))
     markers: list[FalsifiesMarker] = field(default_factory=list)
     syntax_errors: list[tuple[str, int, str]] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # repo-relative path -> why it was not read
     dirs: tuple[str, ...] = TEST_DIRS  # where the scan looked, for messages
 
     @property
@@ -57,19 +69,60 @@ class TestIndex:
 
 def scan_tests(root: Path, dirs: tuple[str, ...] = TEST_DIRS) -> TestIndex:
     index = TestIndex(dirs=tuple(dirs))
-    for top in dirs:
-        base = root / top
-        if not base.is_dir():
+    for rel, real in _python_files(root, dirs, index.refused):
+        try:
+            source = read_bytes(real)
+        except OSError as exc:
+            index.refused[rel] = exc.strerror or str(exc)
             continue
-        for path in sorted(base.rglob("*.py")):
-            rel = path.relative_to(root).as_posix()
-            try:
-                tree = ast.parse(path.read_bytes(), filename=rel)
-            except (SyntaxError, ValueError) as exc:
-                index.syntax_errors.append((rel, getattr(exc, "lineno", None) or 1, str(exc)))
-                continue
-            _index_module(index, rel, tree)
+        try:
+            tree = ast.parse(source, filename=rel)
+        except (SyntaxError, ValueError) as exc:
+            index.syntax_errors.append((rel, getattr(exc, "lineno", None) or 1, str(exc)))
+            continue
+        _index_module(index, rel, tree)
     return index
+
+
+def _python_files(root: Path, dirs: tuple[str, ...], refused: dict[str, str]) -> Iterator[tuple[str, Path]]:
+    """``(repo-relative path, resolved path)`` of every ``*.py`` under ``dirs``.
+
+    Each real folder is walked once, under its own name when it has one: folders reached through a
+    symlink wait until every plainly reachable folder is done, so a link never renames a folder's
+    tests, and a link back to an ancestor ends the walk there instead of looping.
+    """
+    walked: set[Path] = set()
+    plain, linked = deque(dirs), deque[str]()
+    while plain or linked:
+        rel = plain.popleft() if plain else linked.popleft()
+        try:
+            real = safe_repo_path(root, rel)
+        except UnsafePath as exc:
+            refused[rel] = str(exc)
+            continue
+        if real in walked or not real.is_dir():
+            continue
+        walked.add(real)
+        try:
+            with os.scandir(real) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            refused[rel] = f"cannot list the folder: {exc.strerror}"
+            continue
+        for entry in entries:
+            child = entry.name if rel in ("", ".") else f"{rel}/{entry.name}"
+            try:
+                is_link, is_dir = entry.is_symlink(), entry.is_dir()
+            except OSError as exc:
+                refused[child] = exc.strerror or str(exc)
+                continue
+            if is_dir:
+                (linked if is_link else plain).append(child)
+            elif entry.name.endswith(".py"):
+                try:
+                    yield child, safe_repo_path(root, child) if is_link else Path(entry.path)
+                except UnsafePath as exc:
+                    refused[child] = str(exc)
 
 
 def _index_module(index: TestIndex, rel: str, tree: ast.Module) -> None:

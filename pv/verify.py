@@ -29,11 +29,12 @@ from pv.binding import BindingKind
 from pv.config import ConfigError, settings_for
 from pv.diagnostics import Diagnostic
 from pv.freshness import Digests, record_inputs, why_stale
-from pv.ledger import Ledger, LedgerEntry, LedgerError, Outcome, read_ledger, update_ledger
+from pv.ledger import Ledger, LedgerEntry, LedgerError, Outcome, check_writable, read_ledger, update_ledger
 from pv.live import run_live
 from pv.loader import LoadedContract
 from pv.plan import Planned, make_entry, plan
 from pv.pytest_results import CollectedResults, TestRecord, base_node_id, fold_inputs
+from pv.repo_path import UnsafePath, safe_repo_path
 from pv.workspace import Workspace, find_root
 
 
@@ -132,6 +133,11 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
     """
     start = time.perf_counter()
     progress = progress or Progress()
+    if write:
+        try:
+            check_writable(ws.ledger_file)  # before any test runs, not after minutes of them
+        except LedgerError as exc:
+            raise VerifyError(str(exc)) from None
     loaded = ws.load(paths)
     diagnostics = [d for lc in loaded for d in lc.diagnostics]
     if diagnostics:
@@ -169,6 +175,12 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
                                                  f"binding does not resolve: {p.resolution.problem}{hint}"), p)
         else:
             to_run.append(p)
+
+    if live_runs:  # LIVE evidence lands in the evidence folder: it too must stay inside the repository
+        try:
+            safe_repo_path(root, ws.settings.evidence_dir)
+        except UnsafePath as exc:
+            raise VerifyError(f"the evidence folder {exc}") from None
 
     report = VerifyReport([], diagnostics, None)
     progress.start(len(to_run) + len(live_runs), sum(v.kept for v in verdicts.values()))

@@ -139,25 +139,45 @@ def build(node: Node) -> Any:
         raise _fail(node, "nesting too deep", "flatten the structure") from None
 
 
-def locate(root: Node | None, path: Sequence[str | int], *, at_key: bool = False) -> tuple[int, int] | None:
-    """Line/col of the node at ``path``; the deepest existing ancestor when the path runs out.
+class Positions:
+    """Line/col lookup in one document's node tree, in time proportional to the path's depth.
 
-    ``at_key`` points at the key itself rather than its value (for unknown-key errors).
+    Each mapping's keys are indexed the first time a lookup passes through it, so reporting N
+    errors in a mapping of N keys costs O(N), not the O(N^2) of scanning the keys per error
+    (50,000 unknown keys once took over two minutes to report). Mappings no lookup reaches are
+    never indexed, so a valid file pays nothing.
     """
-    node = root
-    if node is None:
-        return None
-    for i, part in enumerate(path):
-        last = i == len(path) - 1
-        if isinstance(node, MappingNode):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, ScalarNode) and key_node.value == str(part):
-                    node = key_node if (last and at_key) else value_node
-                    break
+
+    def __init__(self, root: Node | None) -> None:
+        self.root = root
+        self._keys: dict[int, dict[str, tuple[Node, Node]]] = {}  # id(mapping node) -> key -> (key, value)
+
+    def locate(self, path: Sequence[str | int], *, at_key: bool = False) -> tuple[int, int] | None:
+        """Line/col of the node at ``path``; the deepest existing ancestor when the path runs out.
+
+        ``at_key`` points at the key itself rather than its value (for unknown-key errors).
+        """
+        node = self.root
+        if node is None:
+            return None
+        for i, part in enumerate(path):
+            if isinstance(node, MappingNode):
+                found = self._children(node).get(str(part))
+                if found is None:
+                    return _pos(node)
+                node = found[0] if (at_key and i == len(path) - 1) else found[1]
+            elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                node = node.value[part]
             else:
                 return _pos(node)
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-        else:
-            return _pos(node)
-    return _pos(node)
+        return _pos(node)
+
+    def _children(self, node: MappingNode) -> dict[str, tuple[Node, Node]]:
+        table = self._keys.get(id(node))
+        if table is None:
+            table = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode):
+                    table.setdefault(key_node.value, (key_node, value_node))  # the first wins, as YAML readers see it
+            self._keys[id(node)] = table
+        return table

@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pydantic import TypeAdapter, ValidationError
+
 from pv.config import ConfigError, settings_for
+from pv.models import FiniteFloat
 from pv.workspace import Workspace, expand_paths, find_root
+
+_FINITE = TypeAdapter(FiniteFloat)
 
 
 class UsageError(Exception):
@@ -15,6 +20,14 @@ class UsageError(Exception):
 
 _FORMAT_HELP = {"text": "text for people", "json": "json for scripts", "sarif": "sarif for code-scanning UIs",
                 "github": "github for Actions annotations", "markdown": "markdown for documents"}
+
+
+def finite_number(text: str) -> float:
+    """An argparse ``type`` for bounds (limits, thresholds): a finite number, by the same rule as the schema's."""
+    try:
+        return _FINITE.validate_python(text.strip())
+    except ValidationError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number") from None
 
 
 def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pv.commands.common import UsageError, add_contract_paths, add_format, add_ledger, add_root, workspace
+from pv.commands.common import (
+    UsageError,
+    add_contract_paths,
+    add_format,
+    add_ledger,
+    add_root,
+    finite_number,
+    workspace,
+)
 from pv.coverage import CoverageReport, check_thresholds, measure, ratchet
 from pv.ledger import LedgerError
 from pv.render import formats, render
@@ -37,10 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _pct(text: str) -> float:
-    try:
-        value = float(text.rstrip("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage") from None
+    value = finite_number(text.rstrip("%"))
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 100")
     return value

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pv.commands.common import UsageError, add_format
+from pv.fileio import read_text
 from pv.lint import GateCatalog
 from pv.render import dumps, formats, render
 
@@ -35,9 +36,11 @@ def run(args: argparse.Namespace) -> int:
         render(catalog, args.format)
         return 0
     try:
-        text = target.read_text(encoding="utf-8")
+        text = read_text(target)
     except OSError as exc:
         raise UsageError(f"cannot read {target}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read {target}: not UTF-8 (byte {exc.start})") from None
     fresh = splice(text, dumps(catalog, "markdown"))
     if fresh is None:
         raise UsageError(f"{target} has no generated gate table: add a line {BEGIN} and a line {END}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pv.commands.common import UsageError, add_format, add_ledger, add_root, workspace
 from pv.enums import Status
+from pv.ledger import LedgerError
 from pv.promote import PromotionResult, promote
 from pv.render import formats, render
 from pv.requirements import STATUS_RULES
@@ -20,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Check the promotion rules against the ledger (written by `pv verify`) and the evidence "
                     "folders; when they hold, set metadata.status, bump the minor version, set updated and "
                     "append a changelog entry, editing the YAML without losing comments or key order. "
-                    f"Rules: {rules} Exit 0 when promoted, 1 when refused, 2 on a usage error.",
+                    f"Rules: {rules} Exit 0 when promoted, 1 when refused, 2 on a usage error, a contract "
+                    "that does not validate or an unreadable ledger (bad input, not a refusal).",
     )
     parser.add_argument("contract", type=Path, metavar="CONTRACT", help="the contract file")
     parser.add_argument("--to", required=True, type=_status, metavar="STATUS",
@@ -53,6 +55,11 @@ def run(args: argparse.Namespace) -> int:
     ws = workspace(args)
     if not args.contract.is_file():
         raise UsageError(f"no such contract file: {args.contract}")
-    result = promote(ws, args.contract, args.to, date=args.date, dry_run=args.dry_run)
+    try:
+        result = promote(ws, args.contract, args.to, date=args.date, dry_run=args.dry_run)
+    except LedgerError as exc:  # an unreadable ledger is bad input (exit 2), as in every other command
+        raise UsageError(str(exc)) from None
     render(result, args.format)
-    return 0 if result.ok else 1
+    if result.ok:
+        return 0
+    return 2 if result.current is None else 1  # current is None: the contract did not even validate

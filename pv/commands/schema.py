@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pv.commands.common import add_root, workspace
+from pv.fileio import read_text
 from pv.schema_export import SCHEMA_PATH, render_schema
 
 
@@ -34,8 +35,16 @@ def run(args: argparse.Namespace) -> int:
         target.write_text(text, encoding="utf-8")
         print(f"wrote {target}")
         return 0
-    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+    if _current(target) != text:
         print(f"{target} is stale: run `pv schema --write`", file=sys.stderr)
         return 1
     print(f"{target} is up to date")
     return 0
+
+
+def _current(target: Path) -> str | None:
+    """The committed schema's text, or None when it is missing or unreadable (both mean stale)."""
+    try:
+        return read_text(target)
+    except (OSError, UnicodeDecodeError):
+        return None

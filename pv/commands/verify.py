@@ -12,13 +12,17 @@ from pv.commands.common import (
     add_ledger,
     add_root,
     contract_paths,
+    finite_number,
     workspace,
 )
+from pv.ledger import LedgerError
 from pv.progress import progress_for
 from pv.render import formats, render
 from pv.render.text import console, print_diagnostics
 from pv.render.verify import to_junit
 from pv.verify import Progress, VerifyError, VerifyInputError, VerifyReport, verify
+
+MAX_TIMEOUT_S = 1e6  # about 11.5 days; far larger values overflow the OS timers
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="also write a JUnit XML report (one testcase per falsifier)")
     add_ledger(parser)
     parser.add_argument("--no-ledger", action="store_true", help="do not write the ledger")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="limit for the pytest run and for each LIVE command")
+    parser.add_argument("--timeout", type=finite_number, default=None, metavar="SECONDS",
+                        help="limit for the pytest run and for each LIVE command (with its artifact hashing)")
     parser.add_argument("--show-output", action="store_true", help="print pytest's and LIVE commands' output")
     add_format(parser, formats(VerifyReport))
     add_root(parser)
@@ -59,8 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     ws = workspace(args)
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    if args.timeout is not None and not 0 < args.timeout <= MAX_TIMEOUT_S:
+        raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds")
     if args.workers < 0:
         raise UsageError("-n must be 0 or more")
     try:
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     except VerifyInputError as exc:
         print_diagnostics(console(stderr=True), exc.diagnostics)
         raise UsageError(str(exc)) from None
-    except VerifyError as exc:
+    except (VerifyError, LedgerError) as exc:  # LedgerError: the ledger became unwritable during the run
         raise UsageError(str(exc)) from None
     if args.junit is not None:
         args.junit.parent.mkdir(parents=True, exist_ok=True)

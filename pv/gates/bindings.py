@@ -24,6 +24,9 @@ def check(ctx: LintContext) -> list[Diagnostic]:
     for rel, line, message in ctx.test_index.syntax_errors:
         out.append(Diagnostic(file=rel, line=line, message=f"cannot parse test file: {message}",
                               code=GATE.name, severity=severity))
+    for rel, why in sorted(ctx.test_index.refused.items()):
+        out.append(Diagnostic(file=rel, message=f"not scanned for tests: {why}", code=GATE.name, severity=severity,
+                              hint="make it a regular file inside the repository, or remove it"))
     for lc, contract in ctx.valid:
         for i, ft in enumerate(contract.falsification_tests):
             binding = parse_binding(ft.test)

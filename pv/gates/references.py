@@ -8,11 +8,14 @@ Citations ("Qwen2 technical report, arXiv:…") and URLs are left alone.
 from __future__ import annotations
 
 import ast
+import os
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from pv.diagnostics import Diagnostic
+from pv.fileio import read_bytes
 from pv.lint_context import GateInfo, LintContext
+from pv.repo_path import UnsafePath, safe_repo_path
 
 GATE = GateInfo(
     name="references",
@@ -46,20 +49,25 @@ def check(ctx: LintContext) -> list[Diagnostic]:
 
 def _problem(root: Path, ref: str) -> str | None:
     file, _, symbol = ref.partition("::")
-    pure = PurePosixPath(file)
-    if pure.is_absolute() or ".." in pure.parts:
-        return f"reference {ref!r} leaves the repository"
-    path = root / pure
-    if not path.exists():
+    try:
+        path = safe_repo_path(root, file)
+    except UnsafePath as exc:
+        return f"reference {exc}"
+    if not os.path.lexists(path):
         return f"referenced file {file!r} does not exist"
-    if symbol and path.suffix == ".py" and symbol not in _top_level_names(path):
-        return f"{file} defines no top-level {symbol!r}"
+    if symbol and path.suffix == ".py":
+        try:
+            names = _top_level_names(read_bytes(path))
+        except OSError as exc:
+            return f"referenced file {file!r} cannot be read for `::{symbol}`: {exc.strerror}"
+        if symbol not in names:
+            return f"{file} defines no top-level {symbol!r}"
     return None
 
 
-def _top_level_names(path: Path) -> set[str]:
+def _top_level_names(source: bytes) -> set[str]:
     try:
-        tree = ast.parse(path.read_bytes())
+        tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return set()
     names: set[str] = set()

@@ -16,10 +16,14 @@ def console(stderr: bool = False) -> Console:
     # Rich falls back to 80 columns off a terminal, which folds ledger tables in CI logs beyond reading.
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or "COLUMNS" in os.environ else 160
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+    # emoji=False: rich would print `file.yaml:100:3` as `file.yaml💯3` (":100:" is an emoji code).
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width, emoji=False)
 
 
 def print_diagnostics(con: Console, diagnostics: list[Diagnostic]) -> None:
+    if con.color_system is None:  # no colour to add: rich would only strip its markup again, at ~1 ms a line
+        con.file.write("".join(f"{d.one_line()}\n" for d in diagnostics))
+        return
     for d in diagnostics:
         color = "red" if d.severity is Severity.ERROR else "yellow"
         where = f" [dim]at {escape(d.key_path)}[/dim]" if d.key_path else ""

@@ -19,6 +19,7 @@ from pv.assessment import Support, assess
 from pv.binding import BindingKind, parse_binding, resolve
 from pv.diagnostics import Diagnostic
 from pv.enums import Status
+from pv.fileio import read_text
 from pv.gitstate import RepoState
 from pv.ledger import Ledger, LedgerEntry, LedgerError, Outcome, utc_now
 from pv.loader import LoadedContract
@@ -27,7 +28,6 @@ from pv.requirements import STATUS_RULES, next_status, requirements
 from pv.site.runs import EvidenceRun, find_runs
 from pv.testscan import FalsifiesMarker, TestFunction, TestIndex
 from pv.workspace import Workspace
-from pv.yaml_nodes import locate
 
 
 class State(StrEnum):
@@ -355,7 +355,7 @@ def _contract_view(lc: LoadedContract, contract: Contract, ws: Workspace, ledger
     falsifiers = []
     for i, support in enumerate(assessment.supports):
         ft = support.falsifier
-        where = locate(lc.node, ["falsification_tests", i, "id"]) if lc.node is not None else None
+        where = lc.positions.locate(["falsification_tests", i, "id"])
         obligations = [j for j, ob in enumerate(contract.proof_obligations)
                        if set(ob.applies_to) & set(ft.applies_to)]
         falsifiers.append(FalsifierView(contract.metadata.id, i, ft, support, state_of(support),
@@ -386,7 +386,7 @@ class _SourceCache:
             return None
         if fn.file not in self.lines:
             try:
-                self.lines[fn.file] = (self.root / fn.file).read_text(encoding="utf-8").splitlines()
+                self.lines[fn.file] = read_text(self.root / fn.file).splitlines()
             except (OSError, UnicodeDecodeError):
                 self.lines[fn.file] = None
         lines = self.lines[fn.file]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import subprocess
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -108,3 +112,34 @@ def recorded(root: Path, fid: str, outcome: Any = None, *, inputs: list[str] | N
         base.update(fields)
         return LedgerEntry(**base)
     raise KeyError(f"no contract under {root} declares {fid}")
+
+
+T = TypeVar("T")
+
+
+def no_hang(fn: Callable[[], T], *, fifos: Sequence[Path] = (), seconds: float = 30.0) -> T:
+    """``fn()``, failing the test (instead of hanging the suite) when it does not finish in ``seconds``.
+
+    For code that may block on a FIFO: on a hang, each FIFO in ``fifos`` gets a writer that closes
+    at once, so the stuck reader sees end-of-file and its thread ends.
+    """
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = fn()
+        except BaseException as exc:  # handed to the test below
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        for fifo in fifos:
+            with contextlib.suppress(OSError):  # no reader blocked on it after all
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(5)
+        pytest.fail(f"still running after {seconds} s: blocked on a FIFO or reading without end")
+    if "error" in result:
+        raise result["error"]
+    return result["value"]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 from pv.cli import main
-from tests.pv.conftest import Repo, falsifier, valid_contract
+from tests.pv.conftest import Repo, falsifier, no_hang, valid_contract
 
 
 def _pv(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -113,3 +114,48 @@ def test_a_pv_bug_exits_70_not_1(monkeypatch, capsys, repo: Repo) -> None:
     repo.contract(valid_contract())
     assert main(["validate", "--root", str(repo.root), str(repo.root / "contracts")]) == 70
     assert "ZeroDivisionError: simulated bug" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e999", "1e300", "0"])
+def test_verify_timeout_must_be_a_finite_positive_bound(capsys, repo: Repo, value: str) -> None:
+    """Issue 16 item 7: `--timeout nan` was accepted (no limit at all); 1e300 overflowed the OS timers (exit 70)."""
+    repo.write("falsifiers/test_demo.py", "def test_ok():\n    pass\n")
+    repo.contract(valid_contract(falsifiers=[falsifier("FALSIFY-DEMO-001", "falsifiers/test_demo.py::test_ok")]))
+    try:
+        code = main(["verify", "--root", str(repo.root), f"--timeout={value}"])
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"'{value}' is not a finite number" in err or "--timeout must be more than 0 and at most 1e+06" in err
+
+
+@pytest.mark.parametrize("setup", ["fifo", "not-utf8", "directory"])
+def test_gates_check_names_an_unreadable_file(capsys, tmp_path, setup: str) -> None:
+    target = tmp_path / "README.md"
+    if setup == "fifo":
+        os.mkfifo(target)
+    elif setup == "directory":
+        target.mkdir()
+    else:
+        target.write_bytes(b"# gates\n\xff\n")
+    code = no_hang(lambda: main(["gates", "--check", str(target)]), fifos=[target])
+    err = capsys.readouterr().err
+    assert code == 2 and f"cannot read {target}: " in err
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_line_100_is_printed_as_a_line_number_not_an_emoji(capsys, monkeypatch, repo: Repo, colour: bool) -> None:
+    """rich read `demo-v1.yaml:100:3` as the emoji code `:100:` and printed `demo-v1.yaml💯3`."""
+    if colour:
+        monkeypatch.setenv("FORCE_COLOR", "1")
+    else:
+        monkeypatch.delenv("FORCE_COLOR", raising=False)
+    data = valid_contract()
+    data["metadata"].update({f"unknown_{i:03d}": i for i in range(120)})
+    path = repo.contract(data)
+    code, out, _ = _pv(capsys, "validate", "--root", str(repo.root), str(path))
+    assert code == 1 and "💯" not in out
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("  unknown_090:"))
+    assert line >= 100 and f"demo-v1.yaml:{line}:3" in out
+    assert ("\x1b[" in out) is colour  # both the coloured and the plain path were taken

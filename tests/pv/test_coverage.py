@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from pv.cli import main
 from pv.ledger import Ledger, write_ledger
-from tests.pv.conftest import Repo, falsifier, recorded, valid_contract
+from tests.pv.conftest import Repo, falsifier, no_hang, recorded, valid_contract
 
 T = "falsifiers/test_demo.py"
 
@@ -96,8 +97,43 @@ def test_a_ratchet_without_numbers_fails_instead_of_letting_coverage_fall(demo: 
     for broken in ("{}", '{"bound": "4", "passing": 0, "bound_pct": 80, "passing_pct": 0}'):
         baseline.write_text(broken)
         code, out = cov(demo, "--ratchet", str(baseline), "--no-update", capsys=capsys)
-        assert code == 1 and "has no number for" in out["problems"][0], broken
+        assert code == 1 and "has no finite number for" in out["problems"][0], broken
         assert baseline.read_text() == broken
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_ratchet_baseline_is_refused_not_trusted(demo: Repo, tmp_path: Path, value: str,
+                                                               capsys) -> None:
+    """Issue 16 item 7: `current < NaN` is never true, so a NaN baseline let coverage fall forever."""
+    baseline = tmp_path / "coverage-baseline.json"
+    broken = f'{{"declared": 5, "bound": {value}, "passing": 0, "bound_pct": 60.0, "passing_pct": 0.0}}'
+    baseline.write_text(broken)
+    code, out = cov(demo, "--ratchet", str(baseline), capsys=capsys)
+    assert code == 1 and out["problems"] == [
+        f"ratchet file {baseline} has no finite number for bound; restore it from git"]
+    assert baseline.read_text() == broken  # neither trusted nor silently "raised" over
+
+
+@pytest.mark.parametrize("setup", ["directory", "fifo", "not-utf8"])
+def test_an_unreadable_ratchet_file_is_a_problem_not_a_traceback(demo: Repo, tmp_path: Path, setup: str,
+                                                                 capsys) -> None:
+    baseline = tmp_path / "coverage-baseline.json"
+    if setup == "directory":
+        baseline.mkdir()
+    elif setup == "fifo":
+        os.mkfifo(baseline)
+    else:
+        baseline.write_bytes(b'{"bound": 4\xff}')
+    code, out = no_hang(lambda: cov(demo, "--ratchet", str(baseline), capsys=capsys), fifos=[baseline])
+    assert code == 1 and f"ratchet file {baseline} is unreadable" in out["problems"][0]
+
+
+@pytest.mark.parametrize("flag", ["--min", "--min-passing"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
+def test_non_finite_thresholds_are_usage_errors(demo: Repo, flag: str, value: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["coverage", "--root", str(demo.root), f"{flag}={value}"])
+    assert exc.value.code == 2 and f"{value!r} is not a finite number" in capsys.readouterr().err
 
 
 def test_text_output(demo: Repo, capsys) -> None:

@@ -18,7 +18,6 @@ METRICS = {"step_0_loss": 3.1, "vocab_size": 151936, "val_loss": 2.5, "nan_loss"
     ("step_0_loss <= 0.2 * ln(vocab_size)", False),
     ("isfinite(val_loss) and val_loss < 9.38", True),
     ("isfinite(nan_loss) and nan_loss < 9.38", False),  # NaN never passes a guarded check
-    ("nan_loss < 9.38", False),
     ("not isfinite(nan_loss)", True),
     ("0 < val_loss < step_0_loss <= 4", True),  # chained comparison
     ("0 < val_loss > step_0_loss", False),
@@ -89,7 +88,41 @@ def test_non_numeric_metric_is_refused() -> None:
 
 
 def test_names_lists_metrics_not_functions_or_constants() -> None:
-    assert parse("a < ln(b) and max(c, inf) > 0 and pi > 0").names == {"a", "b", "c"}
+    assert parse("a < ln(b) and max(c, e) > 0 and pi > 0").names == {"a", "b", "c"}
+
+
+# -- item 7 of issue 16: a non-finite bound switches a guard off, so it is refused --------------------------
+
+@pytest.mark.parametrize(("source", "fragment"), [
+    ("val_loss < inf", "'inf' is not a finite number"),  # passes for every finite loss: no bound at all
+    ("not (val_loss >= nan)", "'nan' is not a finite number"),  # always true
+    ("val_loss < 1e999", "overflows to infinity"),  # the literal itself is inf
+    ("val_loss < INF", "'INF' is not a finite number"),
+])
+def test_a_non_finite_bound_is_refused_at_parse_time(source: str, fragment: str) -> None:
+    with pytest.raises(EvalError) as info:
+        parse(source)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("source", [
+    "nan_loss < 9.38",
+    "not (nan_loss >= 9.38)",  # was True: `not` turned NaN's silent False into a pass
+    "nan_loss != 1",  # was True
+    "max(1, nan_loss) < 5",  # was True: max(1, nan) is 1
+    "min(nan_loss, 1) < 5",
+    "val_loss < 1e308 * 10",  # a bound computed to infinity
+])
+def test_nan_or_an_overflowed_bound_never_decides_a_check(source: str) -> None:
+    with pytest.raises(EvalError, match=r"NaN|non-finite"):
+        evaluate(source, METRICS)
+
+
+def test_infinite_metrics_still_compare_and_isfinite_still_asks() -> None:
+    diverged = {"val_loss": math.inf, "nan_loss": math.nan}
+    assert evaluate("val_loss < 5", diverged) is False  # a diverged run fails its bound
+    assert evaluate("isfinite(val_loss) and val_loss < 5", diverged) is False
+    assert evaluate("not isfinite(nan_loss)", diverged) is True
 
 
 def test_errors_carry_a_column() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,57 @@ def test_an_old_ledger_without_input_digests_is_never_fresh(repo: Repo) -> None:
     ft = load_contract(repo.root / "contracts" / "demo-v1.yaml").contract.falsification_tests[0]
     assert "older pv" in why_stale(old, ft, Digests(repo.root))
     assert why_stale(recorded(repo.root, "FALSIFY-DEMO-001"), ft, Digests(repo.root)) is None
+
+
+def test_a_non_utf8_ledger_is_a_clear_error_and_still_recoverable(tmp_path: Path) -> None:
+    """Issue 16 item 1: UnicodeDecodeError escaped read_ledger and every command exited 70."""
+    path = tmp_path / "ledger.json"
+    path.write_bytes(b'{"entries": {}}\xff')
+    with pytest.raises(LedgerError) as info:
+        read_ledger(path)
+    assert str(info.value) == (f"{path}: not a pv ledger (not UTF-8: byte 15 is 0xff); "
+                               "delete it and run `pv verify` again")
+    update_ledger(path, [entry()])
+    assert set(read_ledger(path).entries) == {"FALSIFY-DEMO-001"}
+
+
+def test_a_ledger_path_that_is_a_folder_is_refused_for_reading_and_writing(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    path.mkdir()
+    message = f"{path}: the ledger path is a directory, not a file; remove it, or pass --ledger FILE"
+    with pytest.raises(LedgerError) as info:
+        read_ledger(path)
+    assert str(info.value) == message
+    with pytest.raises(LedgerError) as info:
+        update_ledger(path, [entry()])
+    assert str(info.value) == message
+    assert path.is_dir() and not any(path.parent.glob(".ledger.json.*"))  # no temp file left behind
+
+
+@pytest.mark.parametrize("command", ["status", "coverage", "verify", "promote"])
+@pytest.mark.parametrize("setup", ["not-utf8", "directory"])
+def test_ledger_problems_exit_2_naming_the_file_and_the_fix(repo: Repo, command: str, setup: str) -> None:
+    marker = repo.root / "test-ran.txt"
+    repo.write("falsifiers/test_demo.py", f"def test_one():\n    open({str(marker)!r}, 'w').close()\n")
+    repo.contract(valid_contract(falsifiers=[falsifier("FALSIFY-DEMO-001", "falsifiers/test_demo.py::test_one")]))
+    ledger = repo.root / ".pv" / "ledger.json"
+    if setup == "directory":
+        ledger.mkdir(parents=True)
+    else:
+        repo.write(".pv/ledger.json", "")
+        ledger.write_bytes(b"\xff\xfe{}")
+    args = [str(repo.root / "contracts" / "demo-v1.yaml"), "--to", "PROPOSED"] if command == "promote" else []
+    proc = subprocess.run([sys.executable, "-m", "pv.cli", command, *args, "--root", str(repo.root)],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
+    if setup == "not-utf8" and command == "verify":  # verify replaces an unreadable ledger file, as documented
+        assert proc.returncode == 0 and marker.exists(), proc.stderr
+        return
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(ledger) in proc.stderr
+    assert ("delete it and run `pv verify` again" if setup == "not-utf8" else "remove it, or pass --ledger FILE") \
+        in proc.stderr
+    assert not marker.exists()  # verify refuses before running a single test
 
 
 def test_repo_state_tracks_commit_and_uncommitted_changes(tmp_path: Path) -> None:

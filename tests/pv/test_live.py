@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 
@@ -15,7 +16,7 @@ from pv.live import judge
 from pv.promote import promote
 from pv.verify import verify
 from pv.workspace import Workspace
-from tests.pv.conftest import Repo, falsifier, valid_contract
+from tests.pv.conftest import Repo, falsifier, no_hang, valid_contract
 
 # Writes its argv as metrics: `emit.py out.json step_0_loss=3.0 vocab_size=151936`, exit code via EXIT=n.
 EMIT = '''
@@ -147,11 +148,62 @@ def test_unsafe_paths_and_stale_metrics_are_errors_not_passes(live_repo: Repo) -
         falsifier("FALSIFY-RUN-005", "LIVE: true", check="val_loss < 2"),
     )
     assert {e.outcome for e in got.values()} == {Outcome.ERROR}
-    assert "resolves outside the repository" in got["FALSIFY-RUN-001"].reason
+    assert "leaves the repository (resolves to " in got["FALSIFY-RUN-001"].reason
     assert "is absolute" in got["FALSIFY-RUN-002"].reason
     assert "was not rewritten by this run" in got["FALSIFY-RUN-003"].reason
     assert "declared artifact(s) missing: data/missing.bin" in got["FALSIFY-RUN-004"].reason
     assert "need `metrics_file:`" in got["FALSIFY-RUN-005"].reason
+
+
+def test_fifo_artifacts_and_metrics_are_refused_by_name_not_waited_on(live_repo: Repo) -> None:
+    """Issue 16 item 3: reading a FIFO blocks for ever (no --timeout covered it); now it is refused at once."""
+    os.mkfifo(live_repo.root / "data" / "pipe.bin")
+    live_repo.write("mkfifo.py", "import os, sys\nos.mkfifo(sys.argv[1])\n")
+    fifos = [live_repo.root / "data" / "pipe.bin", live_repo.root / "m2.json"]
+    _, got = no_hang(lambda: run(
+        live_repo,
+        live("FALSIFY-RUN-001", "m1.json val_loss=1", artifacts=["data/pipe.bin"]),
+        falsifier("FALSIFY-RUN-002", f"LIVE: {PY} mkfifo.py m2.json", metrics_file="m2.json", check="val_loss < 2"),
+    ), fifos=fifos)
+    assert got["FALSIFY-RUN-001"].outcome is Outcome.ERROR
+    assert got["FALSIFY-RUN-001"].reason == ("unsafe path: artifact 'data/pipe.bin': is a FIFO (named pipe), "
+                                             "not a regular file")
+    assert got["FALSIFY-RUN-002"].outcome is Outcome.ERROR
+    assert got["FALSIFY-RUN-002"].reason == "metrics_file m2.json cannot be read: is a FIFO (named pipe), not a " \
+                                            "regular file"
+
+
+def test_the_timeout_covers_hashing_the_artifacts(live_repo: Repo) -> None:
+    path = live_repo.contract(valid_contract("run-v1", falsifiers=[
+        live("FALSIFY-RUN-001", "m.json val_loss=1", artifacts=["data/corpus.txt"])]))
+    (verdict,) = verify(Workspace(live_repo.root), [path], live=True, timeout_s=1e-6).verdicts
+    assert verdict.entry.outcome is Outcome.FAIL
+    assert verdict.entry.reason == "timed out after 1e-06 s while hashing artifact " + \
+        str(live_repo.root / "data" / "corpus.txt")
+    assert not (live_repo.root / "m.json").exists()  # the command never started
+
+
+def test_a_symlinked_artifact_leading_out_is_refused_and_named(live_repo: Repo, tmp_path_factory) -> None:
+    """Issue 16 item 9: the same rule as `..`, and the message says where the link really goes."""
+    outside = tmp_path_factory.mktemp("outside") / "weights.bin"
+    outside.write_bytes(b"\0" * 16)
+    (live_repo.root / "data" / "weights.bin").symlink_to(outside)
+    _, got = run(live_repo, live("FALSIFY-RUN-001", "m.json val_loss=1", artifacts=["data/weights.bin"]))
+    assert got["FALSIFY-RUN-001"].outcome is Outcome.ERROR
+    assert got["FALSIFY-RUN-001"].reason == (f"unsafe path: 'data/weights.bin' leads outside the repository "
+                                             f"through a symlink (to {outside})")
+    assert not (live_repo.root / "m.json").exists()
+
+
+def test_an_evidence_folder_linked_out_of_the_repository_is_refused_before_anything_runs(
+        live_repo: Repo, tmp_path_factory, capsys) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (live_repo.root / "evidence").symlink_to(outside)
+    live_repo.contract(valid_contract("run-v1", falsifiers=[live("FALSIFY-RUN-001", "m.json val_loss=1")]))
+    assert main(["verify", "--live", "--root", str(live_repo.root)]) == 2
+    assert f"the evidence folder 'evidence' leads outside the repository through a symlink (to {outside})" in \
+        capsys.readouterr().err
+    assert not (live_repo.root / "m.json").exists() and not any(outside.iterdir())
 
 
 def test_live_commands_never_run_from_validate_lint_or_plain_verify(live_repo: Repo) -> None:

@@ -175,6 +175,19 @@ def test_cli_json_and_text(repo: Repo, demo: Path, capsys: pytest.CaptureFixture
     assert "unknown status 'SHIPPED'" in capsys.readouterr().err
 
 
+def test_a_5000_digit_version_is_bad_input_with_its_location(repo: Repo, demo: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16 item 1: `int()` of the version raised deep inside promote: a traceback and exit 70."""
+    huge = "1." + "9" * 5000 + ".0"
+    demo.write_text(CONTRACT.replace("version: 1.1.0", f"version: {huge}"))
+    code = main(["promote", str(demo), "--to", "FUNCTIONAL", "--root", str(repo.root)])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in err
+    assert "the contract does not validate: contracts/demo-v1.yaml:" in out and "at metadata.version" in out
+    assert "fix: use a semantic version like 1.2.0, each number at most 18 digits" in out
+    assert demo.read_text().count("9" * 5000) == 2  # untouched
+
+
 @pytest.mark.parametrize("style", ["plain", "folded"])
 def test_blank_line_after_the_changelog_survives_the_appended_entry(style: str) -> None:
     from pv.yaml_edit import edit_yaml_text, promotion_mutation

@@ -256,3 +256,17 @@ def test_a_contract_that_does_not_load_is_an_input_error_and_nothing_runs(
     assert "`statuss` is not a key; did you mean `status`, which is missing?" in captured.err
     assert not (repo.root / ".pv" / "ledger.json").exists()
     assert main(["verify", "--root", str(repo.root), str(repo.root / "contracts" / "demo-v1.yaml")]) == 0
+
+
+def test_a_symlinked_test_leading_out_is_not_run(repo: Repo, tmp_path_factory) -> None:
+    """Issue 16 item 9: a bound test reached through a symlink that leaves the repo must not run."""
+    outside = tmp_path_factory.mktemp("outside")
+    marker = outside / "ran.txt"
+    (outside / "test_x.py").write_text(f"def test_x():\n    open({str(marker)!r}, 'w').close()\n")
+    (repo.root / "falsifiers" / "test_x.py").symlink_to(outside / "test_x.py")
+    path = repo.contract(valid_contract(falsifiers=[falsifier("FALSIFY-DEMO-001", "falsifiers/test_x.py::test_x")]))
+    (verdict,) = verify(Workspace(repo.root), [path]).verdicts
+    assert verdict.entry.outcome is Outcome.ERROR
+    assert verdict.entry.reason.startswith("binding does not resolve: test file 'falsifiers/test_x.py' was refused: "
+                                           "'falsifiers/test_x.py' leads outside the repository through a symlink")
+    assert not marker.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pv.diagnostics import Severity
 from tests.pv.conftest import Repo, falsifier, valid_contract
 from tests.pv.gates.conftest import BOUND, DEMO_TEST, gate
@@ -62,3 +64,34 @@ def test_ambiguous_bare_name(repo: Repo) -> None:
     repo.contract(valid_contract(falsifiers=[falsifier("FALSIFY-DEMO-001", "test_same")]))
     (diag,) = gate(repo, "test-binding").diagnostics
     assert "ambiguous" in diag.message
+
+
+def test_a_symlinked_test_leading_out_is_refused_like_dotdot_and_reported(repo: Repo, tmp_path_factory) -> None:
+    """Issue 16 item 9: `../x.py` was refused but a symlink to the same file was accepted (and run)."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "test_x.py").write_text("def test_x():\n    pass\n")
+    os.symlink(outside / "test_x.py", repo.root / "falsifiers" / "test_x.py")
+    repo.contract(valid_contract(falsifiers=[
+        falsifier("FALSIFY-DEMO-001", "falsifiers/test_x.py::test_x"),
+        falsifier("FALSIFY-DEMO-002", "test_x"),
+    ]))
+    result = gate(repo, "test-binding")
+    assert not result.passed
+    why = f"'falsifiers/test_x.py' leads outside the repository through a symlink (to {outside / 'test_x.py'})"
+    assert [(d.file, d.line is not None, d.message) for d in result.diagnostics] == [
+        ("falsifiers/test_x.py", False, f"not scanned for tests: {why}"),
+        ("contracts/demo-v1.yaml", True, f"FALSIFY-DEMO-001: test file 'falsifiers/test_x.py' was refused: {why}"),
+        ("contracts/demo-v1.yaml", True, "FALSIFY-DEMO-002: no test function named 'test_x' (or 'test_test_x') in "
+                                         "falsifiers/ or tests/"),
+    ]
+    assert all(d.hint for d in result.diagnostics)
+
+
+def test_a_dotdot_that_stays_inside_is_judged_by_where_it_leads(repo: Repo) -> None:
+    repo.write("falsifiers/test_demo.py", DEMO_TEST)
+    repo.contract(valid_contract(falsifiers=[
+        falsifier("FALSIFY-DEMO-001", "tests/../falsifiers/test_demo.py::test_bound_holds"),
+        falsifier("FALSIFY-DEMO-002", "falsifiers/../../falsifiers/test_demo.py::test_bound_holds"),
+    ]))
+    (diag,) = gate(repo, "test-binding").diagnostics
+    assert diag.key_path == "falsification_tests[1].test" and "leaves the repository" in diag.message
