@@ -31,10 +31,15 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # always carries the skip reason
     NOT_BOUND = "not-bound"
     LIVE_NOT_RUN = "live-not-run"
+    CMD_NOT_RUN = "cmd-not-run"  # `pv verify --no-cmd`
 
     @property
     def failed(self) -> bool:
         return self in (Outcome.FAIL, Outcome.ERROR)
+
+    @property
+    def not_run(self) -> bool:
+        return self in (Outcome.LIVE_NOT_RUN, Outcome.CMD_NOT_RUN)
 
 
 class LedgerEntry(BaseModel):
@@ -56,6 +61,11 @@ class LedgerEntry(BaseModel):
     test_file: str | None = None
     test_sha256: str | None = None
     evidence: str | None = Field(default=None, description="repo-relative evidence folder (LIVE runs)")
+    exit_code: int | None = Field(default=None, description="CMD and LIVE bindings: the command's exit status "
+                                                            "(None when it timed out or could not start)")
+    timed_out: bool = Field(default=False, description="the command or pytest run hit its timeout and its "
+                                                       "process group was killed")
+    output_tail: str | None = Field(default=None, description="CMD bindings: the end of the command's output")
     recorded_at: dt.datetime
     source: str = "pv verify"
 
@@ -72,9 +82,10 @@ class Ledger(BaseModel):
         entries = dict(self.entries)
         for entry in new:
             old = entries.get(entry.falsifier_id)
-            if entry.outcome is Outcome.LIVE_NOT_RUN and old is not None and old.evidence is not None \
-                    and old.binding == entry.binding:
-                continue  # a run without --live must not erase the verdict of the last LIVE run
+            if entry.outcome.not_run and old is not None and not old.outcome.not_run \
+                    and old.binding == entry.binding and (old.evidence is not None or entry.outcome is
+                                                          Outcome.CMD_NOT_RUN):
+                continue  # a run without --live (or with --no-cmd) must not erase the last real verdict
             entries[entry.falsifier_id] = entry
         return Ledger(updated_at=utc_now(), entries=dict(sorted(entries.items())))
 

@@ -20,12 +20,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pv import procrun
 from pv.evidence import (
     EvidenceRecord,
     FalsifierRun,
@@ -67,7 +66,8 @@ def run_live(planned: list[Planned], ws: Workspace, *, timeout_s: float | None =
         rel_folder = rel_path(folder, root)
         for p, run in results:
             entry = make_entry(p, root, state, Outcome(run.outcome), run.reason, run.wall_s,
-                               source="pv verify --live", evidence=rel_folder)
+                               source="pv verify --live", evidence=rel_folder, exit_code=run.exit_code,
+                               timed_out=run.timed_out)
             yield p, entry, _tail(folder / (run.stderr or ""), folder / (run.stdout or ""))
 
 
@@ -97,20 +97,17 @@ def run_one(p: Planned, root: Path, folder: Path, *, timeout_s: float | None = N
 
     before = _mtime(metrics_path)
     env = {**os.environ, "PV_EVIDENCE_DIR": str(folder), "PV_FALSIFIER_ID": ft.id, "PV_CONTRACT_ID": p.contract.id}
-    start = time.perf_counter()
     stdout_file, stderr_file = folder / f"{ft.id}.stdout.txt", folder / f"{ft.id}.stderr.txt"
     run.stdout, run.stderr = stdout_file.name, stderr_file.name
     with stdout_file.open("wb") as out, stderr_file.open("wb") as err:
-        try:
-            proc = subprocess.run(command, shell=True, cwd=root, env=env, stdout=out, stderr=err,
-                                  stdin=subprocess.DEVNULL, timeout=timeout_s, check=False)
-            run.exit_code = proc.returncode
-        except subprocess.TimeoutExpired:
-            run.exit_code = None
-    run.wall_s = round(time.perf_counter() - start, 3)
+        result = procrun.run(command, cwd=root, env=env, stdout=out, stderr=err, timeout_s=timeout_s)
+    run.exit_code, run.timed_out, run.wall_s = result.exit_code, result.timed_out, result.duration_s
 
-    if run.exit_code is None:
-        run.outcome, run.reason = "fail", f"timed out after {timeout_s} s"
+    if result.start_error:
+        run.reason = f"the command could not start: {result.start_error}"
+        return run
+    if result.timed_out:
+        run.outcome, run.reason = "fail", f"timed out after {timeout_s:g} s; its whole process group was killed"
         return run
     if run.exit_code != 0:
         run.outcome, run.reason = "fail", f"command exited with code {run.exit_code}"

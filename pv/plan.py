@@ -52,7 +52,9 @@ def plan(loaded: list[LoadedContract], index: TestIndex) -> list[Planned]:
 
 
 def make_entry(p: Planned, root: Path, state: RepoState, outcome: Outcome, reason: str | None = None,
-               duration: float = 0.0, *, source: str = "pv verify", evidence: str | None = None) -> LedgerEntry:
+               duration: float = 0.0, *, source: str = "pv verify", evidence: str | None = None,
+               exit_code: int | None = None, timed_out: bool = False, output_tail: str | None = None,
+               ) -> LedgerEntry:
     target = p.resolution.target
     return LedgerEntry(
         falsifier_id=p.falsifier.id, contract_id=p.contract.id, outcome=outcome, reason=reason,
@@ -61,7 +63,8 @@ def make_entry(p: Planned, root: Path, state: RepoState, outcome: Outcome, reaso
         contract_file=rel_path(p.contract.path, root), contract_sha256=sha256_file(p.contract.path),
         test_file=target.file if target else None,
         test_sha256=sha256_file(root / target.file) if target else None,
-        evidence=evidence, recorded_at=utc_now(), source=source,
+        evidence=evidence, exit_code=exit_code, timed_out=timed_out, output_tail=output_tail,
+        recorded_at=utc_now(), source=source,
     )
 
 

@@ -6,11 +6,13 @@ run pays nothing for it.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pv.pytest_results import CollectedResults, TestRecord, base_node_id
+from pv.pytest_results import CollectedResults, TestRecord, append_progress, base_node_id
 
 MAX_REASON = 2000
 _UNFINISHED = "the test started but its call phase never reported (pytest.exit() or an interrupt inside it?)"
@@ -32,11 +34,20 @@ def _failure_reason(report: pytest.TestReport | pytest.CollectReport) -> str | N
 
 
 class ResultCollector:
-    """A pytest plugin object: records outcomes, optionally keeps only selected node ids."""
+    """A pytest plugin object: records outcomes, optionally keeps only selected node ids.
 
-    def __init__(self, select: set[str] | None = None) -> None:
+    With ``progress``, every test start and finished record is also appended to that file as it
+    happens, so a run killed on its timeout still tells which tests passed before the kill.
+    """
+
+    def __init__(self, select: set[str] | None = None, progress: Path | None = None) -> None:
         self.select = select
+        self.progress = progress
         self.results = CollectedResults()
+
+    def _log(self, event: dict) -> None:
+        if self.progress is not None:
+            append_progress(self.progress, event)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -52,6 +63,15 @@ class ResultCollector:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.results.collect_errors[report.nodeid] = _failure_reason(report) or "collection failed"
+            self._log({"collect_error": [report.nodeid, self.results.collect_errors[report.nodeid]]})
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple) -> None:
+        self._log({"start": nodeid})
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple) -> None:
+        record = self.results.tests.get(nodeid)
+        if record is not None:
+            self._log({"test": asdict(record)})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Until its call phase reports, a test that started is not a pass: pytest.exit() or a

@@ -48,10 +48,13 @@ def pytest_configure(config: pytest.Config) -> None:
     import json
 
     from pv.pytest_collector import ResultCollector
+    from pv.pytest_results import progress_path
 
     select_file = config.getoption("--pv-select", None)
     select = set(json.loads(Path(select_file).read_text(encoding="utf-8"))) if select_file else None
-    config.pluginmanager.register(ResultCollector(select), _COLLECTOR_NAME)
+    results_file = config.getoption("--pv-results", None)
+    progress = progress_path(Path(results_file)) if results_file else None
+    config.pluginmanager.register(ResultCollector(select, progress), _COLLECTOR_NAME)
 
 
 @pytest.hookimpl(trylast=True)

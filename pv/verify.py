@@ -14,13 +14,13 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pv import procrun
 from pv.binding import BindingKind
 from pv.config import ConfigError, settings_for
 from pv.diagnostics import Diagnostic
@@ -28,7 +28,7 @@ from pv.ledger import LedgerEntry, Outcome, update_ledger
 from pv.live import run_live
 from pv.loader import LoadedContract
 from pv.plan import Planned, make_entry, plan
-from pv.pytest_results import CollectedResults, TestRecord, base_node_id
+from pv.pytest_results import CollectedResults, TestRecord, base_node_id, progress_path, read_progress
 from pv.workspace import Workspace, find_root
 
 
@@ -121,9 +121,11 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
     report = VerifyReport([], diagnostics, None)
     if to_run:
         results, report.pytest_exit, report.pytest_output = run_pytest(root, to_run, timeout_s=timeout_s)
+        finished = {base_node_id(n) for n in results.tests}
         for p in to_run:
             outcome, reason, duration = outcome_for(p.node_id or "", results, report.pytest_exit)
-            verdicts[id(p)] = Verdict(make_entry(p, root, state, outcome, reason, duration), p)
+            cut = results.timed_out and p.node_id not in finished
+            verdicts[id(p)] = Verdict(make_entry(p, root, state, outcome, reason, duration, timed_out=cut), p)
     if live_runs:
         for p, entry, output in run_live(live_runs, ws, timeout_s=timeout_s):
             verdicts[id(p)] = Verdict(entry, p, output)
@@ -142,9 +144,17 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
     return report
 
 
+PYTEST_OUTPUT_CHARS = 200_000
+
+
 def run_pytest(root: Path, planned: list[Planned], *, timeout_s: float | None = None,
                ) -> tuple[CollectedResults, int | None, str]:
-    """Run the bound tests in one pytest subprocess; return per-node results, exit status, output."""
+    """Run the bound tests in one pytest subprocess; return per-node results, exit status, output.
+
+    The run has its own process group (``pv.procrun``): on a timeout the whole group is killed,
+    xdist workers and anything the tests started included, and the exit status is None. The tests
+    that finished before the kill keep their outcomes (the plugin logs each one as it finishes).
+    """
     node_ids = sorted({p.node_id for p in planned if p.node_id})
     files = sorted({n.split("::", 1)[0] for n in node_ids})
     with tempfile.TemporaryDirectory(prefix="pv-verify-") as tmp:
@@ -156,17 +166,17 @@ def run_pytest(root: Path, planned: list[Planned], *, timeout_s: float | None = 
         env = dict(os.environ)
         if env.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
             cmd[3:3] = ["-p", "pv.pytest_plugin"]
-        try:
-            proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout_s,
-                                  errors="replace", check=False)
-        except subprocess.TimeoutExpired as exc:
-            out = (exc.stdout or "") if isinstance(exc.stdout, str) else ""
-            return CollectedResults(), None, out + f"\npytest timed out after {timeout_s} s"
-        output = proc.stdout + proc.stderr
+        run = procrun.run(cmd, cwd=root, env=env, timeout_s=timeout_s, tail_chars=PYTEST_OUTPUT_CHARS)
+        output = run.output_tail
+        if run.start_error:
+            return CollectedResults(), None, f"pytest could not start: {run.start_error}"
+        if run.timed_out:
+            output += f"\npytest timed out after {timeout_s:g} s; its whole process group was killed"
+            return read_progress(progress_path(results_file)), None, output
         if not results_file.is_file():
-            return CollectedResults(), proc.returncode, output
+            return CollectedResults(), run.exit_code, output
         results = CollectedResults.from_json(results_file.read_text(encoding="utf-8"))
-    return results, proc.returncode, output
+    return results, run.exit_code, output
 
 
 def outcome_for(node_id: str, results: CollectedResults, exit_status: int | None) -> tuple[Outcome, str | None, float]:
@@ -177,8 +187,12 @@ def outcome_for(node_id: str, results: CollectedResults, exit_status: int | None
         for where, message in results.collect_errors.items():
             if where in ("", ".") or file == where or file.startswith(where.rstrip("/") + "/"):
                 return Outcome.ERROR, f"collection error in {where or 'session'}: {message}", 0.0
+        if results.timed_out:
+            if any(base_node_id(n) == node_id for n in results.unfinished):
+                return Outcome.ERROR, "pytest timed out while this test was running; its process group was killed", 0.0
+            return Outcome.ERROR, "not run: pytest timed out before it reached this test", 0.0
         if exit_status is None:
-            return Outcome.ERROR, "pytest timed out or could not start; see its output", 0.0
+            return Outcome.ERROR, "pytest could not start; see its output", 0.0
         return Outcome.ERROR, (f"pytest did not run {node_id} (exit status {exit_status}); the test may be "
                                "defined dynamically or deselected by the repo's pytest config"), 0.0
     duration = sum(r.duration_s for r in records)
