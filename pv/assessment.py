@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pv.binding import BindingKind, parse_binding, resolve
+from pv.cmd_inputs import cmd_staleness
 from pv.fileio import sha256_file
 from pv.ledger import Ledger, LedgerEntry, Outcome, brief, staleness
 from pv.models import Contract, FalsificationTest
@@ -79,6 +80,8 @@ def assess(contract: Contract, ws: Workspace, ledger: Ledger | None) -> Assessme
             elif entry is not None:
                 stale = staleness(entry, ws.repo_state, current_test_sha=sha256_file(ws.root / res.target.file),
                                   current_node_id=res.target.node_id)
+        elif binding.kind is BindingKind.CMD and entry is not None:
+            stale = cmd_staleness(entry, ft.test, ft.inputs, ws.root, ws.repo_state)
         elif binding.kind is BindingKind.LIVE and entry is not None and entry.binding != ft.test:
             stale = "the LIVE command changed since it was recorded"
         out.supports.append(Support(ft, binding.kind, entry, stale, unresolved))

@@ -66,6 +66,8 @@ class LedgerEntry(BaseModel):
     timed_out: bool = Field(default=False, description="the command or pytest run hit its timeout and its "
                                                        "process group was killed")
     output_tail: str | None = Field(default=None, description="CMD bindings: the end of the command's output")
+    inputs_sha256: str | None = Field(default=None, description="CMD bindings with `inputs:`: digest of the "
+                                                                "matched files when the verdict was recorded")
     recorded_at: dt.datetime
     source: str = "pv verify"
 

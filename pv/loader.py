@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from yaml.nodes import Node
 
 from pv.diagnostics import Diagnostic, format_key_path
+from pv.enums import REFERENCE_KINDS, ContractKind
 from pv.models import Contract
 from pv.yaml_nodes import YamlLoadError, build, compose, locate
 
@@ -100,13 +101,13 @@ def load_contract_text(text: str, path: Path, display: str | None = None) -> Loa
         line, col = locate(node, []) or (1, 1)
         return fail(f"top level is a {type(data).__name__}, expected a mapping", line, col,
                     hint="start with `metadata:`")
+    stem = path.name.removesuffix(".yaml").removesuffix(".yml")
     try:
         loaded.contract = Contract.model_validate(data)
     except ValidationError as exc:
-        loaded.diagnostics.extend(_schema_diagnostics(exc, node, shown))
+        loaded.diagnostics.extend(_schema_diagnostics(exc, node, shown, stem))
         return loaded
 
-    stem = path.name.removesuffix(".yaml").removesuffix(".yml")
     if loaded.contract.metadata.id != stem:
         line, col = locate(node, ["metadata", "id"]) or (None, None)
         fail(f"metadata.id {loaded.contract.metadata.id!r} does not match the file name {stem!r}",
@@ -115,13 +116,13 @@ def load_contract_text(text: str, path: Path, display: str | None = None) -> Loa
     return loaded
 
 
-def _schema_diagnostics(exc: ValidationError, node: Node, shown: str) -> list[Diagnostic]:
+def _schema_diagnostics(exc: ValidationError, node: Node, shown: str, stem: str) -> list[Diagnostic]:
     out = []
     for err in exc.errors(include_url=False):
         loc = _clean_loc(err["loc"])
         kind = err["type"]
         line_col = locate(node, loc, at_key=kind == "extra_forbidden") or (None, None)
-        message, hint = _explain(err, loc)
+        message, hint = _reference_format_conflict(err, loc, stem) or _explain(err, loc)
         out.append(Diagnostic(file=shown, line=line_col[0], col=line_col[1], key_path=format_key_path(loc),
                               message=message, hint=hint, code="schema"))
     return out
@@ -130,6 +131,27 @@ def _schema_diagnostics(exc: ValidationError, node: Node, shown: str) -> list[Di
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     # pydantic inserts validator names (e.g. 'str', 'function-after[...]') for union members.
     return tuple(p for p in loc if isinstance(p, int) or not (str(p).endswith("]") or p in {"str", "none"}))
+
+
+def _reference_format_conflict(err: Any, loc: tuple[str | int, ...], stem: str) -> tuple[str, str] | None:
+    """Where the reference pv's format and ours truly differ: say exactly what to change."""
+    kind, value = err["type"], err.get("input")
+    if kind == "missing" and loc == ("metadata", "id"):
+        return ("missing required key 'id'", f"add `id: {stem}` under metadata (the reference pv takes the id "
+                "from the file name; `pv migrate` adds it)")
+    if kind == "missing" and len(loc) == 3 and loc[0] == "falsification_tests" and loc[2] == "ship_blocking":
+        return ("missing required key 'ship_blocking'", "add `ship_blocking: true` (a failure blocks shipping) or "
+                "`false` (advisory); for a reference-format suite `pv migrate --ship-blocking-default true|false` "
+                "sets it on every falsifier and records it in the changelog")
+    if kind == "enum" and loc == ("metadata", "kind") and isinstance(value, str) and value in REFERENCE_KINDS:
+        ours = REFERENCE_KINDS[value]
+        choices = ", ".join(k.value for k in ContractKind)
+        if ours is None:
+            return (f"{value!r} is the reference pv's kind and has no equivalent here",
+                    f"choose one of {choices} (`pv migrate --kind {value}=KIND` sets it)")
+        return (f"{value!r} is the reference pv's kind, not one of this schema's",
+                f"use `kind: {ours.value}` (`pv migrate` maps it)")
+    return None
 
 
 def _explain(err: Any, loc: tuple[str | int, ...]) -> tuple[str, str | None]:

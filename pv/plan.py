@@ -54,7 +54,7 @@ def plan(loaded: list[LoadedContract], index: TestIndex) -> list[Planned]:
 def make_entry(p: Planned, root: Path, state: RepoState, outcome: Outcome, reason: str | None = None,
                duration: float = 0.0, *, source: str = "pv verify", evidence: str | None = None,
                exit_code: int | None = None, timed_out: bool = False, output_tail: str | None = None,
-               ) -> LedgerEntry:
+               inputs_sha256: str | None = None) -> LedgerEntry:
     target = p.resolution.target
     return LedgerEntry(
         falsifier_id=p.falsifier.id, contract_id=p.contract.id, outcome=outcome, reason=reason,
@@ -64,7 +64,7 @@ def make_entry(p: Planned, root: Path, state: RepoState, outcome: Outcome, reaso
         test_file=target.file if target else None,
         test_sha256=sha256_file(root / target.file) if target else None,
         evidence=evidence, exit_code=exit_code, timed_out=timed_out, output_tail=output_tail,
-        recorded_at=utc_now(), source=source,
+        inputs_sha256=inputs_sha256, recorded_at=utc_now(), source=source,
     )
 
 

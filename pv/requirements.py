@@ -24,8 +24,9 @@ STATUS_RULES: dict[Status, str] = {
     Status.DRAFT: "Schema-valid. Falsifiers may be unbound.",
     Status.PROPOSED: "Every falsifier states rule, prediction and if_fails (schema-enforced).",
     Status.PARTIAL_ALGORITHM_LEVEL: "At least one falsifier bound to a test, with a fresh pass in the ledger.",
-    Status.FUNCTIONAL: "Every falsifier bound (test or LIVE); every test binding resolves and has a fresh pass "
-    "in the ledger (same commit, no uncommitted changes since, same test file content). Skipped is not passed.",
+    Status.FUNCTIONAL: "Every falsifier bound (test, CMD or LIVE); every test binding resolves and every test and "
+    "CMD binding has a fresh pass in the ledger (same commit, no uncommitted changes since, same test file "
+    "content; a CMD binding with `inputs:` stays fresh while those files are unchanged). Skipped is not passed.",
     Status.ACTIVE_RUNTIME: "FUNCTIONAL, plus every ship-blocking LIVE falsifier passed under `pv verify --live` "
     "with an evidence folder under evidence/<contract-id>/ whose command, check and artifact hashes still match.",
     Status.DEPRECATED: "No requirements; the contract is kept for history. Lowering a status never needs evidence.",
@@ -57,7 +58,7 @@ def ledger_requirements(assessment: Assessment, status: Status, ws: Workspace) -
     """What the ledger and evidence still lack for ``status`` (empty when they support it)."""
     if status is Status.DEPRECATED or status.rank < Status.PARTIAL_ALGORITHM_LEVEL.rank:
         return []
-    tests = [s for s in assessment.supports if s.kind in (BindingKind.NODE_ID, BindingKind.NAME)]
+    tests = [s for s in assessment.supports if s.kind in (BindingKind.NODE_ID, BindingKind.NAME, BindingKind.CMD)]
     missing: list[str] = []
     if status is Status.PARTIAL_ALGORITHM_LEVEL:
         if not any(s.fresh_pass for s in assessment.supports):

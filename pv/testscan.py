@@ -72,6 +72,22 @@ def scan_tests(root: Path, dirs: tuple[str, ...] = TEST_DIRS) -> TestIndex:
     return index
 
 
+def scan_file(root: Path, rel: str) -> TestIndex | None:
+    """An index of one Python test file anywhere in the repo (None when it is missing or leaves it)."""
+    pure = Path(rel)
+    if pure.is_absolute() or ".." in pure.parts or not (root / pure).is_file():
+        return None
+    index = TestIndex()
+    try:
+        tree = ast.parse((root / pure).read_bytes(), filename=rel)
+    except (SyntaxError, ValueError) as exc:
+        index.syntax_errors.append((pure.as_posix(), getattr(exc, "lineno", None) or 1, str(exc)))
+        index.functions[pure.as_posix()] = {}
+        return index
+    _index_module(index, pure.as_posix(), tree)
+    return index
+
+
 def _index_module(index: TestIndex, rel: str, tree: ast.Module) -> None:
     funcs: dict[str, TestFunction] = {}
     for node in tree.body:

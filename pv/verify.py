@@ -5,6 +5,10 @@ runs, and a crashing test cannot take pv down), driven through pv's own pytest p
 writes per-node outcomes to a JSON file. Outcomes are then mapped back to falsifier ids: a
 binding covers every parametrization of its test, and any failing case fails the falsifier.
 
+CMD bindings (``CMD: cargo test …``) run next, one by one, each in its own process group; the
+exit status is the verdict (``pv.cmdrun``). They run by default (``cmd=False``, ``--no-cmd``,
+skips them), never from validate or lint.
+
 LIVE bindings are shell commands from the contract, i.e. untrusted input: they run only when
 the caller passes ``live=True`` (``pv verify --live``), never from validate or lint.
 """
@@ -22,6 +26,8 @@ from pathlib import Path
 
 from pv import procrun
 from pv.binding import BindingKind
+from pv.cmd_inputs import inputs_digest
+from pv.cmdrun import effective_timeout, run_cmd
 from pv.config import ConfigError, settings_for
 from pv.diagnostics import Diagnostic
 from pv.ledger import LedgerEntry, Outcome, update_ledger
@@ -90,7 +96,7 @@ def select(planned: list[Planned], patterns: list[str]) -> list[Planned]:
 
 
 def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = None, live: bool = False,
-           write: bool = True, timeout_s: float | None = None) -> VerifyReport:
+           write: bool = True, timeout_s: float | None = None, cmd: bool = True) -> VerifyReport:
     """Run the falsifiers of the contracts at ``paths``; with ``write``, merge the verdicts into ``ws.ledger_file``."""
     start = time.perf_counter()
     loaded = ws.load(paths)
@@ -100,11 +106,18 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
 
     verdicts: dict[int, Verdict] = {}
     to_run: list[Planned] = []
+    cmd_runs: list[Planned] = []
     live_runs: list[Planned] = []
     for p in planned:
         kind = p.binding.kind
         if kind is BindingKind.UNBOUND:
             verdicts[id(p)] = Verdict(make_entry(p, root, state, Outcome.NOT_BOUND, "no `test:` binding"), p)
+        elif kind is BindingKind.CMD:
+            if cmd:
+                cmd_runs.append(p)
+            else:
+                verdicts[id(p)] = Verdict(make_entry(p, root, state, Outcome.CMD_NOT_RUN,
+                                                     "CMD command not run (--no-cmd)"), p)
         elif kind is BindingKind.LIVE:
             if live:
                 live_runs.append(p)
@@ -126,6 +139,15 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
             outcome, reason, duration = outcome_for(p.node_id or "", results, report.pytest_exit)
             cut = results.timed_out and p.node_id not in finished
             verdicts[id(p)] = Verdict(make_entry(p, root, state, outcome, reason, duration, timed_out=cut), p)
+    for p in cmd_runs:
+        ft = p.falsifier
+        run = run_cmd(p.binding.command or "", root, falsifier_id=ft.id, contract_id=p.contract.id,
+                      timeout_s=effective_timeout(ft.timeout_s, timeout_s))
+        digest = inputs_digest(root, ft.inputs) if ft.inputs else None
+        verdicts[id(p)] = Verdict(make_entry(p, root, state, run.outcome, run.reason, run.result.duration_s,
+                                             exit_code=run.result.exit_code, timed_out=run.result.timed_out,
+                                             output_tail=run.output_tail, inputs_sha256=digest),
+                                  p, run.result.output_tail)
     if live_runs:
         for p, entry, output in run_live(live_runs, ws, timeout_s=timeout_s):
             verdicts[id(p)] = Verdict(entry, p, output)
