@@ -69,7 +69,7 @@ def parse_binding(raw: str | None) -> Binding:
         file, _, qual = text.partition("::")
         qual = _PARAM.sub("", qual)
         parts = qual.split("::")
-        if file.endswith(".py") and all(_NAME.match(p) for p in parts):
+        if file.endswith(".py") and not any(c.isspace() for c in file) and all(_NAME.match(p) for p in parts):
             return Binding(BindingKind.NODE_ID, raw, file=file, qualname=qual)
         return Binding(BindingKind.INVALID, raw)
     if _NAME.match(text):

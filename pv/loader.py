@@ -143,6 +143,16 @@ def _reference_format_conflict(err: Any, loc: tuple[str | int, ...], stem: str) 
         return ("missing required key 'ship_blocking'", "add `ship_blocking: true` (a failure blocks shipping) or "
                 "`false` (advisory); for a reference-format suite `pv migrate --ship-blocking-default true|false` "
                 "sets it on every falsifier and records it in the changelog")
+    if kind == "missing" and loc in (("metadata", "updated"), ("metadata", "changelog")):
+        what = "`updated: YYYY-MM-DD`" if loc[1] == "updated" else "a `changelog:` list with an entry per version"
+        return (f"missing required key {loc[1]!r}", f"add {what} (reference-format contracts may lack it; "
+                "`pv migrate` adds it)")
+    if kind == "list_type" and len(loc) == 3 and loc[0] == "proof_obligations" and loc[2] == "applies_to" \
+            and isinstance(value, str):
+        return ("applies_to is a single word, not a list of equation names",
+                f"write `applies_to: [{value}]` if {value!r} is an equation; the reference pv's words for "
+                "implementations (all, scalar, simd, converter) have no meaning here: drop them (`pv migrate` "
+                "does both)")
     if kind == "enum" and loc == ("metadata", "kind") and isinstance(value, str) and value in REFERENCE_KINDS:
         ours = REFERENCE_KINDS[value]
         choices = ", ".join(k.value for k in ContractKind)
