@@ -69,3 +69,6 @@ class Repo:
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     return Repo(tmp_path)
+
+# tests/pv/data holds fixture repositories (their falsifiers/ are run by pv inside temp copies).
+collect_ignore_glob = ["data/*"]
