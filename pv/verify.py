@@ -112,18 +112,14 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
         kind = p.binding.kind
         if kind is BindingKind.UNBOUND:
             verdicts[id(p)] = Verdict(make_entry(p, root, state, Outcome.NOT_BOUND, "no `test:` binding"), p)
-        elif kind is BindingKind.CMD:
-            if cmd:
-                cmd_runs.append(p)
+        elif kind in (BindingKind.CMD, BindingKind.LIVE):
+            wanted, queue, skipped, why = (
+                (cmd, cmd_runs, Outcome.CMD_NOT_RUN, "CMD command not run (--no-cmd)") if kind is BindingKind.CMD
+                else (live, live_runs, Outcome.LIVE_NOT_RUN, "LIVE command not run; use `pv verify --live` to run it"))
+            if wanted:
+                queue.append(p)
             else:
-                verdicts[id(p)] = Verdict(make_entry(p, root, state, Outcome.CMD_NOT_RUN,
-                                                     "CMD command not run (--no-cmd)"), p)
-        elif kind is BindingKind.LIVE:
-            if live:
-                live_runs.append(p)
-            else:
-                verdicts[id(p)] = Verdict(make_entry(p, root, state, Outcome.LIVE_NOT_RUN,
-                                                 "LIVE command not run; use `pv verify --live` to run it"), p)
+                verdicts[id(p)] = Verdict(make_entry(p, root, state, skipped, why), p)
         elif not p.resolution.resolved:
             hint = f" (did you mean {p.resolution.suggestion}?)" if p.resolution.suggestion else ""
             verdicts[id(p)] = Verdict(make_entry(p, root, state, Outcome.ERROR,

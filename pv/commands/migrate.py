@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 
-from pv.commands.common import add_format, add_root, contract_paths, workspace
+from pv.commands.common import add_date, add_format, add_root, contract_paths, workspace
 from pv.enums import REFERENCE_KINDS, ContractKind
 from pv.migrate import MigrationReport, migrate
 from pv.render import formats, render
@@ -35,8 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--kind", dest="kinds", action="append", default=[], type=_kind_pair, metavar="REF=KIND",
                         help="map the reference kind REF to KIND (one of "
                              f"{', '.join(k.value for k in ContractKind)}); repeatable")
-    parser.add_argument("--date", type=_date, default=None, metavar="YYYY-MM-DD",
-                        help="date for `updated` and the changelog entry (default: today)")
+    add_date(parser)
     add_format(parser, formats(MigrationReport))
     add_root(parser)
     parser.set_defaults(func=run)
@@ -51,13 +49,6 @@ def _kind_pair(text: str) -> tuple[str, ContractKind]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not REF=KIND with KIND one of "
                                          f"{', '.join(k.value for k in ContractKind)}") from None
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
 
 
 def run(args: argparse.Namespace) -> int:
