@@ -114,14 +114,17 @@ def migrate_file(path: Path, root: Path, *, ship_blocking_default: bool = True,
     if reformatted and plan.changes:
         result.changes.append("formatting normalized by the round trip (mixed indentation styles or escapes; comments "
                               "and key order kept)")
-    if result.needs or not plan.changes:
+    if result.needs:
+        return result
+    problems = _validate(path.name, new_text if plan.changes else text, shown)
+    if problems:
+        verb = "still invalid after migration" if plan.changes else "invalid, and nothing pv migrate can change"
+        result.needs += [f"{verb}: {p}" for p in problems]
+        return result
+    if not plan.changes:
         return result
     result.diff = "".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True),
                                                fromfile=shown, tofile=shown))
-    problems = _validate(path.name, new_text, shown)
-    if problems:
-        result.needs += [f"still invalid after migration: {p}" for p in problems]
-        return result
     if write:
         atomic_write_text(path, new_text)
         result.written = True

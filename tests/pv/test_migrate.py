@@ -177,6 +177,15 @@ def test_what_needs_a_person_is_listed_and_the_file_left_untouched(suite: Path, 
     assert {p: p.read_text() for p in untouched} == untouched
 
 
+def test_an_invalid_file_with_nothing_to_migrate_is_not_called_migrated(suite: Path) -> None:
+    path = suite / "contracts" / "shard-writer-v1.yaml"
+    assert migrate_file(path, suite, write=True).ok
+    path.write_text(path.read_text() + "qa_gate:\n  id: F-SW-GATE\n")
+    result = migrate_file(path, suite, write=True)
+    assert not result.ok and not result.changes and not result.written
+    assert "invalid, and nothing pv migrate can change" in result.needs[0] and "qa_gate" in result.needs[0]
+
+
 def test_a_mismatched_id_is_not_overwritten(suite: Path) -> None:
     path = suite / "contracts" / "thread-safety-v1.yaml"
     path.write_text(path.read_text().replace("metadata:\n", "metadata:\n  id: thread-safety\n", 1))
