@@ -65,6 +65,11 @@ class ResultCollector:
             self.results.collect_errors[report.nodeid] = _failure_reason(report) or "collection failed"
             self._log({"collect_error": [report.nodeid, self.results.collect_errors[report.nodeid]]})
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.items:  # empty on an xdist controller: the workers collect
+            self._log({"collected": [item.nodeid for item in session.items]})
+
     def pytest_runtest_logstart(self, nodeid: str, location: tuple) -> None:
         self._log({"start": nodeid})
 

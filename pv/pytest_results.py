@@ -29,6 +29,7 @@ class CollectedResults:
     exit_status: int | None = None
     timed_out: bool = False  # the run was killed on its timeout; ``tests`` holds what finished before
     unfinished: list[str] = field(default_factory=list)  # started, never finished (running at the kill)
+    collected: list[str] = field(default_factory=list)  # what the killed run meant to run (when known)
 
     def to_json(self) -> str:
         return json.dumps({"tests": [asdict(t) for t in self.tests.values()],
@@ -79,6 +80,8 @@ def read_progress(path: Path) -> CollectedResults:
             continue  # the last line may be cut short by the kill
         if "start" in event:
             started.append(event["start"])
+        elif "collected" in event:
+            results.collected = list(event["collected"])
         elif "test" in event:
             record = TestRecord(**event["test"])
             results.tests[record.node_id] = record

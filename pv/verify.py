@@ -130,10 +130,9 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
     report = VerifyReport([], diagnostics, None)
     if to_run:
         results, report.pytest_exit, report.pytest_output = run_pytest(root, to_run, timeout_s=timeout_s)
-        finished = {base_node_id(n) for n in results.tests}
         for p in to_run:
             outcome, reason, duration = outcome_for(p.node_id or "", results, report.pytest_exit)
-            cut = results.timed_out and p.node_id not in finished
+            cut = cut_by_timeout(p.node_id or "", results) is not None
             verdicts[id(p)] = Verdict(make_entry(p, root, state, outcome, reason, duration, timed_out=cut), p)
     for p in cmd_runs:
         ft = p.falsifier
@@ -200,15 +199,14 @@ def run_pytest(root: Path, planned: list[Planned], *, timeout_s: float | None = 
 def outcome_for(node_id: str, results: CollectedResults, exit_status: int | None) -> tuple[Outcome, str | None, float]:
     """Fold every parametrization of ``node_id`` into one outcome (any error, then any fail, wins)."""
     records = [r for r in results.tests.values() if base_node_id(r.node_id) == node_id]
+    cut = cut_by_timeout(node_id, results)
+    if cut is not None:
+        return Outcome.ERROR, cut, sum(r.duration_s for r in records)
     if not records:
         file = node_id.split("::", 1)[0]
         for where, message in results.collect_errors.items():
             if where in ("", ".") or file == where or file.startswith(where.rstrip("/") + "/"):
                 return Outcome.ERROR, f"collection error in {where or 'session'}: {message}", 0.0
-        if results.timed_out:
-            if any(base_node_id(n) == node_id for n in results.unfinished):
-                return Outcome.ERROR, "pytest timed out while this test was running; its process group was killed", 0.0
-            return Outcome.ERROR, "not run: pytest timed out before it reached this test", 0.0
         if exit_status is None:
             return Outcome.ERROR, "pytest could not start; see its output", 0.0
         return Outcome.ERROR, (f"pytest did not run {node_id} (exit status {exit_status}); the test may be "
@@ -223,6 +221,20 @@ def outcome_for(node_id: str, results: CollectedResults, exit_status: int | None
     skipped = [r for r in records if r.outcome == "skipped"]
     note = f"{len(records) - len(skipped)}/{len(records)} cases passed, {len(skipped)} skipped" if skipped else None
     return Outcome.PASS, note, duration
+
+
+def cut_by_timeout(node_id: str, results: CollectedResults) -> str | None:
+    """Why a pytest run killed on its timeout left ``node_id`` (any of its cases) without a verdict."""
+    if not results.timed_out:
+        return None
+    running = [n for n in results.unfinished if base_node_id(n) == node_id]
+    if running:
+        case = "" if running[0] == node_id else f" ({running[0].rsplit('::', 1)[-1]})"
+        return f"pytest timed out while this test{case} was running; its process group was killed"
+    unreached = [n for n in results.collected if base_node_id(n) == node_id and n not in results.tests]
+    if unreached or not any(base_node_id(n) == node_id for n in results.tests):
+        return "not run: pytest timed out before it reached this test"
+    return None
 
 
 def _case_reason(bad: list[TestRecord], records: list[TestRecord]) -> str:

@@ -244,13 +244,17 @@ def test_plain_pytest_with_pv_ledger_fills_the_ledger(repo: Repo) -> None:
 HANGS = '''
 import pathlib, subprocess, time
 
+import pytest
+
 def test_quick():
     assert True
 
-def test_hangs():
-    child = subprocess.Popen(["sleep", "120"])
-    pathlib.Path("grandchild.pid").write_text(str(child.pid))
-    time.sleep(120)
+@pytest.mark.parametrize("case", ["fast", "hangs"])
+def test_cases(case):
+    if case == "hangs":
+        child = subprocess.Popen(["sleep", "120"])
+        pathlib.Path("grandchild.pid").write_text(str(child.pid))
+        time.sleep(120)
 
 def test_after():
     assert True
@@ -263,7 +267,7 @@ def test_a_pytest_timeout_keeps_earlier_passes_and_kills_the_tests_grandchildren
     repo.write("falsifiers/test_hang.py", HANGS)
     repo.contract(valid_contract("demo-v1", falsifiers=[
         falsifier("FALSIFY-DEMO-001", "falsifiers/test_hang.py::test_quick"),
-        falsifier("FALSIFY-DEMO-002", "falsifiers/test_hang.py::test_hangs"),
+        falsifier("FALSIFY-DEMO-002", "falsifiers/test_hang.py::test_cases"),
         falsifier("FALSIFY-DEMO-003", "falsifiers/test_hang.py::test_after"),
     ]))
     start = time.monotonic()
@@ -272,7 +276,9 @@ def test_a_pytest_timeout_keeps_earlier_passes_and_kills_the_tests_grandchildren
     entries = by_id(report)
     assert entries["FALSIFY-DEMO-001"].outcome is Outcome.PASS and not entries["FALSIFY-DEMO-001"].timed_out
     hung, after = entries["FALSIFY-DEMO-002"], entries["FALSIFY-DEMO-003"]
-    assert hung.outcome is Outcome.ERROR and hung.timed_out and "while this test was running" in hung.reason
+    # test_cases[fast] passed before the hang; the falsifier still is not a pass
+    assert hung.outcome is Outcome.ERROR and hung.timed_out
+    assert "while this test (test_cases[hangs]) was running" in hung.reason
     assert after.outcome is Outcome.ERROR and after.timed_out and "before it reached this test" in after.reason
     assert report.pytest_exit is None and "timed out after 15 s" in report.pytest_output
     assert wait_gone(read_pid(repo.root / "grandchild.pid")), "the test's grandchild outlived the timeout"
