@@ -187,3 +187,16 @@ def test_a_changed_command_makes_the_verdict_stale(git_repo: Repo) -> None:
         falsifier("FALSIFY-CMD-001", "CMD: true --other", inputs=["src/lib.txt"])]))
     refused = promote(Workspace(git_repo.root), path, Status.FUNCTIONAL, dry_run=True)
     assert any("the command changed since it was recorded" in m for m in refused.missing)
+
+
+def test_the_report_shows_cmd_verdicts_like_test_verdicts(repo: Repo) -> None:
+    from pv.site.model import State, build_project
+
+    path = repo.contract(valid_contract("cmd-v1", falsifiers=[
+        falsifier("FALSIFY-CMD-001", cmd(0)), falsifier("FALSIFY-CMD-002", cmd(4)),
+        falsifier("FALSIFY-CMD-003", "CMD: true")]))
+    verify(Workspace(repo.root), [path], patterns=["FALSIFY-CMD-00[12]"])
+    verify(Workspace(repo.root), [path], patterns=["FALSIFY-CMD-003"], cmd=False)  # recorded as cmd-not-run
+    ws = Workspace(repo.root)
+    states = {f.id: f.state for f in build_project(ws, ws.contracts).falsifiers}
+    assert states == {"FALSIFY-CMD-001": State.PASS, "FALSIFY-CMD-002": State.FAIL, "FALSIFY-CMD-003": State.NOT_RUN}
