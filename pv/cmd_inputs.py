@@ -4,6 +4,12 @@ A ``CMD:`` binding runs an opaque command, so pv cannot see what it reads. With 
 contract says so (``crates/apr-cli/src/**/*.rs``): the verdict stays fresh while those files are
 byte-identical, across commits. Without ``inputs:`` the only safe assumption is that the command
 reads anything tracked, and the ledger's commit + worktree digest already says that.
+
+Meant to be absorbed by per-falsifier input digests (``pv.freshness``, branch pv-fresh, not landed
+when this was written): there a CMD verdict's recorded inputs become ``{"glob:<pattern>": digest}``
+for each declared glob, or ``{"glob:**": digest}`` (every non-ignored file) without ``inputs:``,
+``freshness.why_stale`` replaces ``cmd_staleness`` (its entry digest covers a changed command),
+and ``LedgerEntry.inputs_sha256`` goes; ``glob_problem`` stays for lint.
 """
 
 from __future__ import annotations
