@@ -34,6 +34,8 @@ FRAMEWORK_DECORATORS = ["@pytest.fixture", "@pytest.hookimpl", "@model_validator
 WHITELIST = {
     "encode_special_tokens": "set on a tokenizers.Tokenizer, which reads it when encoding",
     "preserve_quotes": "set on a ruamel.yaml.YAML, which reads it on a round trip",
+    "whitespace_split": "set on a shlex.shlex, which reads it when splitting a CMD: command",
+    "commenters": "set on a shlex.shlex, which reads it when splitting a CMD: command",
 }
 DATA_BASES = {"BaseModel", "Enum", "StrEnum", "IntEnum"}
 

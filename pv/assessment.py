@@ -16,7 +16,8 @@ from pv.ledger import Ledger, LedgerEntry, Outcome, brief
 from pv.models import Contract, FalsificationTest
 from pv.workspace import Workspace
 
-TEST_KINDS = (BindingKind.NODE_ID, BindingKind.NAME)
+# Non-LIVE bindings that run something and leave a verdict: they carry PARTIAL_ALGORITHM_LEVEL and FUNCTIONAL.
+TEST_KINDS = (BindingKind.NODE_ID, BindingKind.NAME, BindingKind.CMD)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def assess(contract: Contract, ws: Workspace, ledger: Ledger | None) -> Assessme
         if entry is not None and entry.contract_id != contract.metadata.id:
             entry = None  # the same id recorded for another contract: not ours to trust
         unresolved = stale = None
-        if binding.kind in (*TEST_KINDS, BindingKind.INVALID):
+        if binding.kind in (BindingKind.NODE_ID, BindingKind.NAME, BindingKind.INVALID):
             res = resolve(binding, ws.test_index)
             if res.target is None:
                 unresolved = res.problem or "unresolved"

@@ -1,10 +1,15 @@
-"""Falsifier ``test:`` bindings: parse the three forms and resolve them against the test index.
+"""Falsifier ``test:`` bindings: parse the four forms and resolve them against the test index.
 
 Forms:
   * ``falsifiers/test_x.py::test_name`` (a pytest node id; ``Class::method`` and ``[param]`` allowed)
   * ``test_name`` or ``name`` (a bare function name, found as ``name`` or ``test_name`` in
     the test folders (falsifiers/ or tests/ unless [tool.pv] test_dirs says otherwise); must be unique)
-  * ``LIVE: <command>`` (a shell command, run only by ``pv verify --live``)
+  * ``CMD: <command>`` (a shell command in any language, e.g. ``cargo test -p x --lib a::b``;
+    ``pv verify`` runs it by default, from the repo root, and its exit code is the verdict)
+  * ``LIVE: <command>`` (a shell command needing hardware or long runs; only ``pv verify --live``)
+
+Both command forms are explicit: a bare command is not guessed to be one, so a typo in a test name
+can never turn into a shell command.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
+from pv.commandline import looks_like_command
 from pv.testscan import TestFunction, TestIndex
 
 _NAME = re.compile(r"^[A-Za-z_]\w*$")
@@ -25,6 +31,7 @@ _PARAM = re.compile(r"\[.*\]$")
 class BindingKind(StrEnum):
     NODE_ID = "node_id"
     NAME = "name"
+    CMD = "cmd"
     LIVE = "live"
     UNBOUND = "unbound"
     INVALID = "invalid"
@@ -55,14 +62,15 @@ def parse_binding(raw: str | None) -> Binding:
     if raw is None or not raw.strip():
         return Binding(BindingKind.UNBOUND, raw)
     text = raw.strip()
-    if text.upper().startswith("LIVE:"):
-        command = text[5:].strip()
-        return Binding(BindingKind.LIVE, raw, command=command) if command else Binding(BindingKind.INVALID, raw)
+    for prefix, kind in (("LIVE:", BindingKind.LIVE), ("CMD:", BindingKind.CMD)):
+        if text.upper().startswith(prefix):
+            command = text[len(prefix):].strip()
+            return Binding(kind, raw, command=command) if command else Binding(BindingKind.INVALID, raw)
     if "::" in text:
         file, _, qual = text.partition("::")
         qual = _PARAM.sub("", qual)
         parts = qual.split("::")
-        if file.endswith(".py") and all(_NAME.match(p) for p in parts):
+        if file.endswith(".py") and not any(c.isspace() for c in file) and all(_NAME.match(p) for p in parts):
             return Binding(BindingKind.NODE_ID, raw, file=file, qualname=qual)
         return Binding(BindingKind.INVALID, raw)
     if _NAME.match(text):
@@ -76,9 +84,13 @@ def resolve(binding: Binding, index: TestIndex) -> Resolution:
     if binding.kind is BindingKind.NAME:
         return _resolve_name(binding, index)
     if binding.kind is BindingKind.INVALID:
+        text = (binding.raw or "").strip()
+        if text.upper() in ("CMD:", "LIVE:"):
+            return Resolution(binding, problem=f"binding {text!r} has no command after the colon")
         return Resolution(
             binding,
-            problem=f"binding {binding.raw!r} is not a node id, a test name, or 'LIVE: <command>'",
+            problem=f"binding {binding.raw!r} is not a node id, a test name, 'CMD: <command>' or 'LIVE: <command>'",
+            suggestion=f"CMD: {text}" if looks_like_command(text) else None,
         )
     return Resolution(binding)
 

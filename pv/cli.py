@@ -12,12 +12,26 @@ import traceback
 from collections.abc import Sequence
 
 from pv import __version__
-from pv.commands import coverage, diff, gates, graph, lint, new, promote, report, schema, status, validate, verify
+from pv.commands import (
+    coverage,
+    diff,
+    gates,
+    graph,
+    lint,
+    migrate,
+    new,
+    promote,
+    report,
+    schema,
+    status,
+    validate,
+    verify,
+)
 from pv.commands.common import UsageError
 
 INTERNAL_ERROR = 70
 
-COMMANDS = [validate, lint, gates, schema, verify, status, promote, coverage, report, graph, diff, new]
+COMMANDS = [validate, lint, gates, schema, verify, status, promote, coverage, report, graph, diff, new, migrate]
 
 
 def build_parser() -> argparse.ArgumentParser:

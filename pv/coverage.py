@@ -70,7 +70,7 @@ def measure(ws: Workspace, loaded: list[LoadedContract], ledger: Ledger | None) 
         for s in assess(lc.contract, ws, ledger).supports:
             counts.declared += 1
             resolved_test = s.kind in (BindingKind.NODE_ID, BindingKind.NAME) and s.unresolved is None
-            if resolved_test or s.kind is BindingKind.LIVE:
+            if resolved_test or s.kind in (BindingKind.CMD, BindingKind.LIVE):
                 counts.bound += 1
                 counts.live += s.kind is BindingKind.LIVE
                 counts.passing += s.fresh_pass

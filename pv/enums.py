@@ -48,8 +48,25 @@ class ContractKind(StrEnum):
     TOOLING = "tooling"
 
 
+# The reference pv's `kind` vocabulary, mapped to ours (None: no equivalent, a person chooses).
+# kernel: a mathematical kernel; model-family: architecture metadata; registry: lookup tables, enum
+# definitions and config bounds; schema: a generic reference document (the reference suites use it
+# for CLI-surface contracts); pattern: a cross-cutting verification pattern (threading, async, parity).
+REFERENCE_KINDS: dict[str, ContractKind | None] = {
+    "kernel": ContractKind.KERNEL,
+    "model-family": ContractKind.ARCHITECTURE,
+    "registry": ContractKind.DATA,
+    "schema": ContractKind.TOOLING,
+    "pattern": None,
+}
+
+
 class ObligationType(StrEnum):
-    """The logical shape of a proof obligation."""
+    """The logical shape of a proof obligation.
+
+    The first ten are this project's; the rest are the reference pv's taxonomy, accepted so its
+    contracts load unchanged (``idempotency`` is its spelling of ``idempotence``).
+    """
 
     INVARIANT = "invariant"
     PRECONDITION = "precondition"
@@ -61,6 +78,37 @@ class ObligationType(StrEnum):
     MONOTONICITY = "monotonicity"
     SAFETY = "safety"
     LIVENESS = "liveness"
+    # reference pv: properties
+    IDEMPOTENCY = "idempotency"
+    LINEARITY = "linearity"
+    SYMMETRY = "symmetry"
+    ASSOCIATIVITY = "associativity"
+    CONSERVATION = "conservation"
+    ORDERING = "ordering"
+    COMPLETENESS = "completeness"
+    SOUNDNESS = "soundness"
+    INVOLUTION = "involution"
+    ROUNDTRIP = "roundtrip"
+    STATE_MACHINE = "state_machine"
+    CLASSIFICATION = "classification"
+    INDEPENDENCE = "independence"
+    TERMINATION = "termination"
+    # reference pv: design-by-contract shapes
+    FRAME = "frame"
+    LOOP_INVARIANT = "loop_invariant"
+    LOOP_VARIANT = "loop_variant"
+    OLD_STATE = "old_state"
+    SUBCONTRACT = "subcontract"
+
+
+class KaniStrategy(StrEnum):
+    """How a Kani harness explores its inputs (reference pv): every input up to the bound,
+    floats stubbed, composed from function contracts, or bounded integers."""
+
+    EXHAUSTIVE = "exhaustive"
+    STUB_FLOAT = "stub_float"
+    COMPOSITIONAL = "compositional"
+    BOUNDED_INT = "bounded_int"
 
 
 class DischargeLevel(StrEnum):

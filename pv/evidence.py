@@ -34,6 +34,7 @@ class FalsifierRun(BaseModel):
     check: str | None = None
     loss_floor: FiniteFloat | None = None
     exit_code: int | None = None
+    timed_out: bool = False
     wall_s: float = 0.0
     outcome: str
     reason: str | None = None

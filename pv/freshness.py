@@ -115,9 +115,11 @@ def listing(root: Path) -> list[str]:
 def repo_files(root: Path, pattern: str, candidates: list[str] | None = None) -> list[str]:
     """Non-ignored files (tracked or not) matching a glob such as ``**/*.py``, sorted, repo-relative."""
     candidates = listing(root) if candidates is None else candidates
-    tail = pattern.removeprefix("**/")
-    out = [p for p in candidates if not p.startswith(NOT_INPUTS)
-           and (fnmatch.fnmatchcase(p, pattern) or (pattern.startswith("**/") and fnmatch.fnmatchcase(p, tail)))]
+    # fnmatch's `*` crosses `/`, so `**/` only needs its zero-folder form added: `src/**/*.rs` also
+    # matches `src/main.rs`, as in pathlib and git.
+    forms = {pattern, pattern.replace("/**/", "/")}
+    forms |= {f.removeprefix("**/") for f in forms if f.startswith("**/")}
+    out = [p for p in candidates if not p.startswith(NOT_INPUTS) and any(fnmatch.fnmatchcase(p, f) for f in forms)]
     return sorted(p for p in out if (root / p).is_file())
 
 

@@ -36,10 +36,15 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # always carries the skip reason
     NOT_BOUND = "not-bound"
     LIVE_NOT_RUN = "live-not-run"
+    CMD_NOT_RUN = "cmd-not-run"  # `pv verify --no-cmd`
 
     @property
     def failed(self) -> bool:
         return self in (Outcome.FAIL, Outcome.ERROR)
+
+    @property
+    def not_run(self) -> bool:
+        return self in (Outcome.LIVE_NOT_RUN, Outcome.CMD_NOT_RUN)
 
 
 class LedgerEntry(BaseModel):
@@ -60,6 +65,11 @@ class LedgerEntry(BaseModel):
                                   "from; null: the file did not exist. None: not recorded (never fresh)")
     evidence: str | None = Field(default=None, description="repo-relative evidence folder (LIVE runs)")
     evidence_sha256: str | None = Field(default=None, description="sha256 of the evidence folder's record.json")
+    exit_code: int | None = Field(default=None, description="CMD and LIVE bindings: the command's exit status "
+                                                            "(None when it timed out or could not start)")
+    timed_out: bool = Field(default=False, description="the command or pytest run hit its timeout and its "
+                                                       "process group was killed")
+    output_tail: str | None = Field(default=None, description="CMD bindings: the end of the command's output")
     recorded_at: dt.datetime
     source: str = "pv verify"
 
@@ -76,10 +86,11 @@ class Ledger(BaseModel):
         entries = {k: e for k, e in self.entries.items() if keep_only is None or k in keep_only}
         for entry in new:
             old = entries.get(entry.falsifier_id)
-            if entry.outcome is Outcome.LIVE_NOT_RUN and old is not None and old.evidence is not None \
-                    and old.binding == entry.binding:
-                continue  # a run without --live must not erase the verdict of the last LIVE run
-            if old is not None and entry.outcome in (Outcome.NOT_BOUND, Outcome.LIVE_NOT_RUN) and \
+            if entry.outcome.not_run and old is not None and not old.outcome.not_run \
+                    and old.binding == entry.binding and (old.evidence is not None or entry.outcome is
+                                                          Outcome.CMD_NOT_RUN):
+                continue  # a run without --live (or with --no-cmd) must not erase the last real verdict
+            if old is not None and (entry.outcome is Outcome.NOT_BOUND or entry.outcome.not_run) and \
                     (old.outcome, old.entry_sha256, old.reason) == (entry.outcome, entry.entry_sha256, entry.reason):
                 continue  # nothing ran and nothing changed: keep the file byte-identical (a clean git status)
             entries[entry.falsifier_id] = entry

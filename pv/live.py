@@ -25,13 +25,13 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pv import procrun
 from pv.evidence import EvidenceRecord, FalsifierRun, environment, hash_artifact, new_run_folder, write_record
 from pv.expr import EvalError, parse
 from pv.fileio import ReadTimeout, read_text, sha256_file, tail_text
@@ -70,7 +70,8 @@ def run_live(planned: list[Planned], ws: Workspace, *, timeout_s: float | None =
         record_sha = sha256_file(folder / "record.json")
         for p, run in results:
             entry = make_entry(p, root, Outcome(run.outcome), run.reason, run.wall_s, inputs=run.inputs,
-                               source="pv verify --live", evidence=rel_folder, evidence_sha256=record_sha)
+                               source="pv verify --live", evidence=rel_folder, evidence_sha256=record_sha,
+                               exit_code=run.exit_code, timed_out=run.timed_out)
             yield p, entry, _tail(folder / (run.stderr or ""), folder / (run.stdout or ""))
 
 
@@ -114,12 +115,8 @@ def run_one(p: Planned, root: Path, folder: Path, digests: Digests, *, timeout_s
     run.stdout, run.stderr = stdout_file.name, stderr_file.name
     try:
         with stdout_file.open("wb") as out, stderr_file.open("wb") as err:
-            try:
-                proc = subprocess.run(command, shell=True, cwd=root, env=env, stdout=out, stderr=err,
-                                      stdin=subprocess.DEVNULL, timeout=remaining, check=False)
-                run.exit_code = proc.returncode
-            except subprocess.TimeoutExpired:
-                run.exit_code = None
+            result = procrun.run(command, cwd=root, env=env, stdout=out, stderr=err, timeout_s=remaining)
+        run.exit_code, run.timed_out = result.exit_code, result.timed_out
         run.wall_s = round(time.perf_counter() - start, 3)
         # What the run depended on: the repository files its Python processes loaded, and the declared
         # artifacts. A command with no Python process that reported depends on every Python file.
@@ -129,8 +126,11 @@ def run_one(p: Planned, root: Path, folder: Path, digests: Digests, *, timeout_s
     finally:
         shutil.rmtree(spool, ignore_errors=True)
 
-    if run.exit_code is None:
-        run.outcome, run.reason = "fail", f"timed out after {timeout_s} s"
+    if result.start_error:
+        run.reason = f"the command could not start: {result.start_error}"
+        return run
+    if result.timed_out:
+        run.outcome, run.reason = "fail", f"timed out after {timeout_s:g} s; its whole process group was killed"
         return run
     if run.exit_code != 0:
         run.outcome, run.reason = "fail", f"command exited with code {run.exit_code}"

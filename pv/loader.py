@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from yaml.nodes import Node
 
 from pv.diagnostics import Diagnostic, format_key_path
+from pv.enums import REFERENCE_KINDS, ContractKind
 from pv.fileio import NotRegularFile, read_text
 from pv.models import Contract
 from pv.semver import MAX_DIGITS, SEMVER_PATTERN
@@ -108,13 +109,13 @@ def load_contract_text(text: str, path: Path, display: str | None = None) -> Loa
         line, col = Positions(node).locate([]) or (1, 1)
         return fail(f"top level is a {type(data).__name__}, expected a mapping", line, col,
                     hint="start with `metadata:`")
+    stem = path.name.removesuffix(".yaml").removesuffix(".yml")
     try:
         loaded.contract = Contract.model_validate(data)
     except ValidationError as exc:
-        loaded.diagnostics.extend(_schema_diagnostics(exc, node, shown))
+        loaded.diagnostics.extend(_schema_diagnostics(exc, node, shown, stem))
         return loaded
 
-    stem = path.name.removesuffix(".yaml").removesuffix(".yml")
     if loaded.contract.metadata.id != stem:
         line, col = Positions(node).locate(["metadata", "id"]) or (None, None)
         fail(f"metadata.id {loaded.contract.metadata.id!r} does not match the file name {stem!r}",
@@ -123,7 +124,7 @@ def load_contract_text(text: str, path: Path, display: str | None = None) -> Loa
     return loaded
 
 
-def _schema_diagnostics(exc: ValidationError, node: Node, shown: str) -> list[Diagnostic]:
+def _schema_diagnostics(exc: ValidationError, node: Node, shown: str, stem: str) -> list[Diagnostic]:
     errors = [(err, _clean_loc(err["loc"])) for err in exc.errors(include_url=False)]
     renamed = _renamed_keys(errors)
     out = []
@@ -138,7 +139,7 @@ def _schema_diagnostics(exc: ValidationError, node: Node, shown: str) -> list[Di
             message = f"`{loc[-1]}` is not a key; did you mean `{wanted}`, which is missing?"
             hint = f"rename `{loc[-1]}:` to `{wanted}:`"
         else:
-            message, hint = _explain(err, loc)
+            message, hint = _reference_format_conflict(err, loc, stem) or _explain(err, loc)
         out.append(Diagnostic(file=shown, line=line_col[0], col=line_col[1], key_path=format_key_path(loc),
                               message=message, hint=hint, code="schema"))
     return out
@@ -163,6 +164,37 @@ def _renamed_keys(errors: list[tuple[Any, tuple[str | int, ...]]]) -> dict[tuple
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     # pydantic inserts validator names (e.g. 'str', 'function-after[...]') for union members.
     return tuple(p for p in loc if isinstance(p, int) or not (str(p).endswith("]") or p in {"str", "none"}))
+
+
+def _reference_format_conflict(err: Any, loc: tuple[str | int, ...], stem: str) -> tuple[str, str] | None:
+    """Where the reference pv's format and ours truly differ: say exactly what to change."""
+    kind, value = err["type"], err.get("input")
+    if kind == "missing" and loc == ("metadata", "id"):
+        return ("missing required key 'id'", f"add `id: {stem}` under metadata (the reference pv takes the id "
+                "from the file name; `pv migrate` adds it)")
+    if kind == "missing" and len(loc) == 3 and loc[0] == "falsification_tests" and loc[2] == "ship_blocking":
+        return ("missing required key 'ship_blocking'", "add `ship_blocking: true` (a failure blocks shipping) or "
+                "`false` (advisory); for a reference-format suite `pv migrate --ship-blocking-default true|false` "
+                "sets it on every falsifier and records it in the changelog")
+    if kind == "missing" and loc in (("metadata", "updated"), ("metadata", "changelog")):
+        what = "`updated: YYYY-MM-DD`" if loc[1] == "updated" else "a `changelog:` list with an entry per version"
+        return (f"missing required key {loc[1]!r}", f"add {what} (reference-format contracts may lack it; "
+                "`pv migrate` adds it)")
+    if kind == "list_type" and len(loc) == 3 and loc[0] == "proof_obligations" and loc[2] == "applies_to" \
+            and isinstance(value, str):
+        return ("applies_to is a single word, not a list of equation names",
+                f"write `applies_to: [{value}]` if {value!r} is an equation; the reference pv's words for "
+                "implementations (all, scalar, simd, converter) have no meaning here: drop them (`pv migrate` "
+                "does both)")
+    if kind == "enum" and loc == ("metadata", "kind") and isinstance(value, str) and value in REFERENCE_KINDS:
+        ours = REFERENCE_KINDS[value]
+        choices = ", ".join(k.value for k in ContractKind)
+        if ours is None:
+            return (f"{value!r} is the reference pv's kind and has no equivalent here",
+                    f"choose one of {choices} (`pv migrate --kind {value}=KIND` sets it)")
+        return (f"{value!r} is the reference pv's kind, not one of this schema's",
+                f"use `kind: {ours.value}` (`pv migrate` maps it)")
+    return None
 
 
 def _explain(err: Any, loc: tuple[str | int, ...]) -> tuple[str, str | None]:

@@ -51,16 +51,18 @@ def plan(loaded: list[LoadedContract], index: TestIndex) -> list[Planned]:
 
 def make_entry(p: Planned, root: Path, outcome: Outcome, reason: str | None = None, duration: float = 0.0, *,
                inputs: dict[str, str | None] | None = None, source: str = "pv verify", evidence: str | None = None,
-               evidence_sha256: str | None = None) -> LedgerEntry:
-    """A ledger entry for ``p``. Verdicts that ran nothing (not bound, LIVE not run, unresolved) have
-    empty inputs: they are fresh until the contract entry changes (``pv.freshness``)."""
+               evidence_sha256: str | None = None, exit_code: int | None = None, timed_out: bool = False,
+               output_tail: str | None = None) -> LedgerEntry:
+    """A ledger entry for ``p``. Verdicts that ran nothing (not bound, LIVE or CMD not run, unresolved)
+    have empty inputs: they are fresh until the contract entry changes (``pv.freshness``)."""
     ran = outcome in (Outcome.PASS, Outcome.FAIL, Outcome.SKIPPED) or (outcome is Outcome.ERROR and inputs)
     return LedgerEntry(
         falsifier_id=p.falsifier.id, contract_id=p.contract.id, outcome=outcome, reason=reason,
         ship_blocking=p.falsifier.ship_blocking, binding=p.falsifier.test, node_id=p.node_id,
         duration_s=round(duration, 6), contract_file=rel_path(p.contract.path, root),
         entry_sha256=entry_digest(p.falsifier), inputs=inputs if ran else (inputs or {}),
-        evidence=evidence, evidence_sha256=evidence_sha256, recorded_at=utc_now(), source=source,
+        evidence=evidence, evidence_sha256=evidence_sha256, exit_code=exit_code, timed_out=timed_out,
+        output_tail=output_tail, recorded_at=utc_now(), source=source,
     )
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pv.pytest_results import INPUTS_PROPERTY, CollectedResults, TestRecord, base_node_id
+from pv.pytest_results import INPUTS_PROPERTY, CollectedResults, TestRecord, append_progress, base_node_id
 
 MAX_REASON = 2000
 _UNFINISHED = "the test started but its call phase never reported (pytest.exit() or an interrupt inside it?)"
@@ -50,16 +51,22 @@ class Selector:
 
 
 class ResultCollector:
-    """A pytest plugin object: records outcomes (and inputs); with a progress file, reports each test
-    (all its parametrizations) as it finishes, so ``pv verify`` can show progress while pytest runs."""
+    """A pytest plugin object: records outcomes (and inputs).
 
-    def __init__(self, progress: str | None = None) -> None:
+    With ``progress``, reports each test (all its parametrizations) as it finishes, so ``pv verify``
+    can show progress while pytest runs. With ``crash_log``, appends every test start and finished
+    record as it happens, so a run killed on its timeout still tells which tests passed before the kill.
+    """
+
+    def __init__(self, progress: str | None = None, crash_log: Path | None = None) -> None:
         self.results = CollectedResults()
         self.progress = progress
+        self.crash_log = crash_log
         self.pending: dict[str, int] | None = None
 
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self._expect([item.nodeid for item in session.items])
+    def _log(self, event: dict) -> None:
+        if self.crash_log is not None:
+            append_progress(self.crash_log, event)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -75,6 +82,21 @@ class ResultCollector:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.results.collect_errors[report.nodeid] = _failure_reason(report) or "collection failed"
+            self._log({"collect_error": [report.nodeid, self.results.collect_errors[report.nodeid]]})
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._expect([item.nodeid for item in session.items])
+        if session.items:  # empty on an xdist controller: the workers collect
+            self._log({"collected": [item.nodeid for item in session.items]})
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple) -> None:
+        self._log({"start": nodeid})
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple) -> None:
+        record = self.results.tests.get(nodeid)
+        if record is not None:
+            self._log({"test": asdict(record)})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Until its call phase reports, a test that started is not a pass: pytest.exit() or a

@@ -73,8 +73,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if not wanted or getattr(config, "workerinput", None) is not None:
         return  # xdist workers report to the controller, which records
     from pv.pytest_collector import ResultCollector
+    from pv.pytest_results import progress_path
 
-    config.pluginmanager.register(ResultCollector(config.getoption("--pv-progress", None)), _COLLECTOR_NAME)
+    results_file = config.getoption("--pv-results", None)
+    crash_log = progress_path(Path(results_file)) if results_file else None
+    config.pluginmanager.register(ResultCollector(config.getoption("--pv-progress", None), crash_log), _COLLECTOR_NAME)
 
 
 @pytest.hookimpl(trylast=True)

@@ -29,6 +29,9 @@ class CollectedResults:
     tests: dict[str, TestRecord] = field(default_factory=dict)
     collect_errors: dict[str, str] = field(default_factory=dict)  # file node id -> message
     exit_status: int | None = None
+    timed_out: bool = False  # the run was killed on its timeout; ``tests`` holds what finished before
+    unfinished: list[str] = field(default_factory=list)  # started, never finished (running at the kill)
+    collected: list[str] = field(default_factory=list)  # what the killed run meant to run (when known)
 
     def to_json(self) -> str:
         return json.dumps({"tests": [asdict(t) for t in self.tests.values()],
@@ -58,3 +61,41 @@ def fold_inputs(records: list[TestRecord]) -> list[str] | None:
     if not records or any(r.inputs is None for r in records):
         return None
     return sorted({p for r in records for p in r.inputs or ()})
+
+
+def progress_path(results_path: Path) -> Path:
+    """Where the collector appends each finished test while the run goes on (read after a kill)."""
+    return results_path.with_name(results_path.name + ".progress.jsonl")
+
+
+def append_progress(path: Path, event: dict) -> None:
+    """One JSON line per event, flushed at once: a killed run keeps everything that finished."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(event) + "\n")
+
+
+def read_progress(path: Path) -> CollectedResults:
+    """The tests that finished before a run was killed, and the ones still running at the kill."""
+    results = CollectedResults(timed_out=True)
+    started: list[str] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return results
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the last line may be cut short by the kill
+        if "start" in event:
+            started.append(event["start"])
+        elif "collected" in event:
+            results.collected = list(event["collected"])
+        elif "test" in event:
+            record = TestRecord(**event["test"])
+            results.tests[record.node_id] = record
+        elif "collect_error" in event:
+            where, message = event["collect_error"]
+            results.collect_errors[where] = message
+    results.unfinished = [n for n in dict.fromkeys(started) if n not in results.tests]
+    return results

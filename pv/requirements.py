@@ -25,12 +25,13 @@ from pv.workspace import Workspace
 STATUS_RULES: dict[Status, str] = {
     Status.DRAFT: "Schema-valid. Falsifiers may be unbound.",
     Status.PROPOSED: "Every falsifier states rule, prediction and if_fails (schema-enforced).",
-    Status.PARTIAL_ALGORITHM_LEVEL: "At least one non-LIVE falsifier bound to a test, with a fresh pass in the ledger. "
-    "LIVE falsifiers never carry this status alone (no green 0/0).",
-    Status.FUNCTIONAL: "Every falsifier bound (test or LIVE); at least one non-LIVE test binding, and every test "
-    "binding resolves and has a fresh pass in the ledger. Fresh: the falsifier's own contract entry and every "
-    "repository file its test imported, read or ran in a child process still hash as recorded (uncommitted and "
-    "untracked files included). Skipped is not passed; a LIVE-only contract cannot be FUNCTIONAL.",
+    Status.PARTIAL_ALGORITHM_LEVEL: "At least one non-LIVE falsifier bound to a test or CMD, with a fresh pass in the "
+    "ledger. LIVE falsifiers never carry this status alone (no green 0/0).",
+    Status.FUNCTIONAL: "Every falsifier bound (test, CMD or LIVE); at least one non-LIVE binding, and every test "
+    "binding resolves and every test and CMD binding has a fresh pass in the ledger. Fresh: the falsifier's own "
+    "contract entry and every repository file its test imported, read or ran in a child process still hash as "
+    "recorded (uncommitted and untracked files included); a CMD binding's files are those its `inputs:` globs match, "
+    "or every non-ignored file without them. Skipped is not passed; a LIVE-only contract cannot be FUNCTIONAL.",
     Status.ACTIVE_RUNTIME: "FUNCTIONAL, plus at least one LIVE falsifier, and every LIVE falsifier (ship-blocking or "
     "advisory) has a fresh pass recorded by `pv verify --live`: its evidence folder exists and is tracked by git, "
     "its record.json is the one recorded, its command, check, loss_floor and artifact hashes still match, and the "

@@ -125,6 +125,25 @@ def _python_files(root: Path, dirs: tuple[str, ...], refused: dict[str, str]) ->
                     refused[child] = str(exc)
 
 
+def scan_file(root: Path, rel: str) -> TestIndex | None:
+    """An index of one Python test file anywhere in the repo (None when it is missing, leaves the
+    repository, or is not a regular file: the same rule as the test scan)."""
+    pure = Path(rel)
+    try:
+        source = read_bytes(safe_repo_path(root, rel))
+    except (UnsafePath, OSError):
+        return None
+    index = TestIndex()
+    try:
+        tree = ast.parse(source, filename=rel)
+    except (SyntaxError, ValueError) as exc:
+        index.syntax_errors.append((pure.as_posix(), getattr(exc, "lineno", None) or 1, str(exc)))
+        index.functions[pure.as_posix()] = {}
+        return index
+    _index_module(index, pure.as_posix(), tree)
+    return index
+
+
 def _index_module(index: TestIndex, rel: str, tree: ast.Module) -> None:
     funcs: dict[str, TestFunction] = {}
     for node in tree.body:

@@ -5,19 +5,20 @@ runs, and a crashing test cannot take pv down), driven through pv's own pytest p
 writes per-node outcomes to a JSON file. Outcomes are then mapped back to falsifier ids: a
 binding covers every parametrization of its test, and any failing case fails the falsifier.
 
+CMD bindings (``CMD: cargo test …``) run next, one by one, each in its own process group; the
+exit status is the verdict (``pv.cmdrun``). They run by default (``cmd=False``, ``--no-cmd``,
+skips them), never from validate or lint.
+
 LIVE bindings are shell commands from the contract, i.e. untrusted input: they run only when
 the caller passes ``live=True`` (``pv verify --live``), never from validate or lint.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import importlib.util
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,15 +26,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pv import procrun
 from pv.binding import BindingKind
+from pv.cmdrun import effective_timeout, run_cmd
 from pv.config import ConfigError, settings_for
 from pv.diagnostics import Diagnostic
-from pv.freshness import Digests, record_inputs, why_stale
+from pv.freshness import GLOB, Digests, record_inputs, why_stale
 from pv.ledger import Ledger, LedgerEntry, LedgerError, Outcome, check_writable, read_ledger, update_ledger
 from pv.live import run_live
 from pv.loader import LoadedContract
 from pv.plan import Planned, make_entry, plan
-from pv.pytest_results import CollectedResults, TestRecord, base_node_id, fold_inputs
+from pv.pytest_results import CollectedResults, TestRecord, base_node_id, fold_inputs, progress_path, read_progress
 from pv.repo_path import UnsafePath, safe_repo_path
 from pv.workspace import Workspace, find_root
 
@@ -124,7 +127,7 @@ def select(planned: list[Planned], patterns: list[str]) -> list[Planned]:
 
 def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = None, live: bool = False,
            write: bool = True, timeout_s: float | None = None, changed: bool = False, workers: int = 0,
-           progress: Progress | None = None) -> VerifyReport:
+           progress: Progress | None = None, cmd: bool = True) -> VerifyReport:
     """Run the falsifiers of the contracts at ``paths`` and, with ``write``, merge the verdicts into
     ``ws.ledger_file``; with ``changed``, run only those without a fresh verdict in the ledger.
 
@@ -152,23 +155,26 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
 
     verdicts: dict[int, Verdict] = {}
     to_run: list[Planned] = []
+    cmd_runs: list[Planned] = []
     live_runs: list[Planned] = []
     for p in planned:
         kind = p.binding.kind
         # --changed keeps every fresh verdict; without it, a LIVE falsifier that is not run this time
-        # shows the fresh, evidence-backed verdict the ledger holds rather than "live-not-run".
-        keep = changed or (kind is BindingKind.LIVE and not live)
+        # (and a CMD one under --no-cmd) shows the fresh verdict the ledger holds rather than "not run".
+        keep = changed or (kind is BindingKind.LIVE and not live) or (kind is BindingKind.CMD and not cmd)
         kept = _fresh(old, p, digests) if keep else None
         if kept is not None:
             verdicts[id(p)] = Verdict(kept, p, kept=True)
         elif kind is BindingKind.UNBOUND:
             verdicts[id(p)] = Verdict(make_entry(p, root, Outcome.NOT_BOUND, "no `test:` binding"), p)
-        elif kind is BindingKind.LIVE:
-            if live:
-                live_runs.append(p)
+        elif kind in (BindingKind.CMD, BindingKind.LIVE):
+            wanted, queue, skipped, why = (
+                (cmd, cmd_runs, Outcome.CMD_NOT_RUN, "CMD command not run (--no-cmd)") if kind is BindingKind.CMD
+                else (live, live_runs, Outcome.LIVE_NOT_RUN, "LIVE command not run; use `pv verify --live` to run it"))
+            if wanted:
+                queue.append(p)
             else:
-                verdicts[id(p)] = Verdict(make_entry(p, root, Outcome.LIVE_NOT_RUN,
-                                                     "LIVE command not run; use `pv verify --live` to run it"), p)
+                verdicts[id(p)] = Verdict(make_entry(p, root, skipped, why), p)
         elif not p.resolution.resolved:
             hint = f" (did you mean {p.resolution.suggestion}?)" if p.resolution.suggestion else ""
             verdicts[id(p)] = Verdict(make_entry(p, root, Outcome.ERROR,
@@ -183,7 +189,7 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
             raise VerifyError(f"the evidence folder {exc}") from None
 
     report = VerifyReport([], diagnostics, None)
-    progress.start(len(to_run) + len(live_runs), sum(v.kept for v in verdicts.values()))
+    progress.start(len(to_run) + len(cmd_runs) + len(live_runs), sum(v.kept for v in verdicts.values()))
     try:
         if to_run:
             by_node: dict[str, list[Planned]] = {}
@@ -202,8 +208,21 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
                 outcome, reason, duration = outcome_for(node, results, report.pytest_exit)
                 inputs = fold_inputs([r for r in results.tests.values() if base_node_id(r.node_id) == node])
                 entry = make_entry(p, root, outcome, reason, duration,
-                                   inputs=record_inputs(root, inputs, digests) if inputs is not None else None)
+                                   inputs=record_inputs(root, inputs, digests) if inputs is not None else None,
+                                   timed_out=cut_by_timeout(node, results) is not None)
                 verdicts[id(p)] = Verdict(entry, p)
+        for p in cmd_runs:
+            ft = p.falsifier
+            run = run_cmd(p.binding.command or "", root, falsifier_id=ft.id, contract_id=p.contract.id,
+                          timeout_s=effective_timeout(ft.timeout_s, timeout_s))
+            # An opaque command may read anything: its inputs are the files its `inputs:` globs match,
+            # or every non-ignored file of the repository without them.
+            inputs = record_inputs(root, [GLOB + pattern for pattern in ft.inputs or ["**"]], digests)
+            verdicts[id(p)] = Verdict(make_entry(p, root, run.outcome, run.reason, run.result.duration_s,
+                                                 inputs=inputs, exit_code=run.result.exit_code,
+                                                 timed_out=run.result.timed_out, output_tail=run.output_tail),
+                                      p, run.result.output_tail)
+            progress.done(verdicts[id(p)])
         if live_runs:
             for p, entry, output in run_live(live_runs, ws, timeout_s=timeout_s):
                 verdicts[id(p)] = Verdict(entry, p, output)
@@ -248,9 +267,12 @@ def _fresh(ledger: Ledger | None, p: Planned, digests: Digests) -> LedgerEntry |
 
         if evidence_problems(digests.root, entry, p.falsifier):
             return None
-    elif not p.resolution.resolved:
+    elif p.binding.kind is not BindingKind.CMD and not p.resolution.resolved:
         return None
     return entry if why_stale(entry, p.falsifier, digests, node_id=p.node_id) is None else None
+
+
+PYTEST_OUTPUT_CHARS = 200_000
 
 
 def run_pytest(root: Path, planned: list[Planned], *, timeout_s: float | None = None, workers: int = 0,
@@ -260,6 +282,9 @@ def run_pytest(root: Path, planned: list[Planned], *, timeout_s: float | None = 
 
     Returns per-node results, exit status (None: timed out or did not start) and output. While it
     runs, ``on_node(node_id, results)`` is called as each test (all its parametrizations) finishes.
+    The run has its own process group (``pv.procrun``): on a timeout the whole group is killed,
+    xdist workers and anything the tests started included. The tests that finished before the kill
+    keep their outcomes (the plugin logs each one as it finishes).
     """
     node_ids = sorted({p.node_id for p in planned if p.node_id})
     files = sorted({n.split("::", 1)[0] for n in node_ids})
@@ -277,47 +302,26 @@ def run_pytest(root: Path, planned: list[Planned], *, timeout_s: float | None = 
         if workers:  # a module's tests stay on one worker: module-scoped fixtures are not set up twice
             cmd += ["-n", str(workers), "--dist", "loadscope"]
         cmd += files
-        with output_file.open("w", encoding="utf-8", errors="replace") as out:
-            exit_status = _wait_reporting(cmd, root, env, out, progress_file, timeout_s, on_node)
-        output = output_file.read_text(encoding="utf-8", errors="replace")
-        if exit_status is None:
-            return CollectedResults(), None, output + f"\npytest timed out after {timeout_s} s"
-        if not results_file.is_file():
-            return CollectedResults(), exit_status, output
-        results = CollectedResults.from_json(results_file.read_text(encoding="utf-8"))
-    return results, exit_status, output
+        offset = 0
 
-
-def _wait_reporting(cmd: list[str], root: Path, env: dict[str, str], out: object, progress_file: Path,
-                    timeout_s: float | None, on_node: Callable[[str, CollectedResults], None] | None) -> int | None:
-    """Run ``cmd`` in its own session, feeding progress lines to ``on_node``; kill the group on timeout."""
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,  # type: ignore[arg-type]
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    offset = 0
-    try:
-        while True:
-            try:
-                status: int | None = proc.wait(timeout=0.25)
-                break
-            except subprocess.TimeoutExpired:
-                pass
+        def tick() -> None:
+            nonlocal offset
             offset = _feed(progress_file, offset, on_node)
-            if deadline is not None and time.monotonic() > deadline:
-                _kill_group(proc)
-                status = None
-                break
-    except BaseException:
-        _kill_group(proc)
-        raise
-    _feed(progress_file, offset, on_node)
-    return status
 
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+        with output_file.open("wb") as out:
+            run = procrun.run(cmd, cwd=root, env=env, timeout_s=timeout_s, stdout=out,
+                              tail_chars=PYTEST_OUTPUT_CHARS, on_tick=tick)
+        tick()
+        output = run.output_tail
+        if run.start_error:
+            return CollectedResults(), None, f"pytest could not start: {run.start_error}"
+        if run.timed_out:
+            output += f"\npytest timed out after {timeout_s:g} s; its whole process group was killed"
+            return read_progress(progress_path(results_file)), None, output
+        if not results_file.is_file():
+            return CollectedResults(), run.exit_code, output
+        results = CollectedResults.from_json(results_file.read_text(encoding="utf-8"))
+    return results, run.exit_code, output
 
 
 def _feed(path: Path, offset: int, on_node: Callable[[str, CollectedResults], None] | None) -> int:
@@ -343,13 +347,16 @@ def _feed(path: Path, offset: int, on_node: Callable[[str, CollectedResults], No
 def outcome_for(node_id: str, results: CollectedResults, exit_status: int | None) -> tuple[Outcome, str | None, float]:
     """Fold every parametrization of ``node_id`` into one outcome (any error, then any fail, wins)."""
     records = [r for r in results.tests.values() if base_node_id(r.node_id) == node_id]
+    cut = cut_by_timeout(node_id, results)
+    if cut is not None:
+        return Outcome.ERROR, cut, sum(r.duration_s for r in records)
     if not records:
         file = node_id.split("::", 1)[0]
         for where, message in results.collect_errors.items():
             if where in ("", ".") or file == where or file.startswith(where.rstrip("/") + "/"):
                 return Outcome.ERROR, f"collection error in {where or 'session'}: {message}", 0.0
         if exit_status is None:
-            return Outcome.ERROR, "pytest timed out or could not start; see its output", 0.0
+            return Outcome.ERROR, "pytest could not start; see its output", 0.0
         return Outcome.ERROR, (f"pytest did not run {node_id} (exit status {exit_status}); the test may be "
                                "defined dynamically or deselected by the repo's pytest config"), 0.0
     duration = sum(r.duration_s for r in records)
@@ -362,6 +369,20 @@ def outcome_for(node_id: str, results: CollectedResults, exit_status: int | None
     skipped = [r for r in records if r.outcome == "skipped"]
     note = f"{len(records) - len(skipped)}/{len(records)} cases passed, {len(skipped)} skipped" if skipped else None
     return Outcome.PASS, note, duration
+
+
+def cut_by_timeout(node_id: str, results: CollectedResults) -> str | None:
+    """Why a pytest run killed on its timeout left ``node_id`` (any of its cases) without a verdict."""
+    if not results.timed_out:
+        return None
+    running = [n for n in results.unfinished if base_node_id(n) == node_id]
+    if running:
+        case = "" if running[0] == node_id else f" ({running[0].rsplit('::', 1)[-1]})"
+        return f"pytest timed out while this test{case} was running; its process group was killed"
+    unreached = [n for n in results.collected if base_node_id(n) == node_id and n not in results.tests]
+    if unreached or not any(base_node_id(n) == node_id for n in results.tests):
+        return "not run: pytest timed out before it reached this test"
+    return None
 
 
 def _case_reason(bad: list[TestRecord], records: list[TestRecord]) -> str:

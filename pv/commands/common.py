@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
@@ -43,6 +44,18 @@ def add_contract_paths(parser: argparse.ArgumentParser) -> None:
 def add_ledger(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ledger", type=Path, default=None, metavar="FILE",
                         help="ledger file (default: .pv/ledger.json under the root)")
+
+
+def add_date(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", type=_date, default=None, metavar="YYYY-MM-DD",
+                        help="date for `updated` and the changelog entry (default: today)")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
 
 
 def add_root(parser: argparse.ArgumentParser) -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 
-from pv.commands.common import UsageError, add_format, add_ledger, add_root, workspace
+from pv.commands.common import UsageError, add_date, add_format, add_ledger, add_root, workspace
 from pv.enums import Status
 from pv.ledger import LedgerError
 from pv.promote import PromotionResult, promote
@@ -28,8 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--to", required=True, type=_status, metavar="STATUS",
                         help=f"target status: {', '.join(s.value for s in Status)}")
     parser.add_argument("--dry-run", action="store_true", help="check and show the edit, write nothing")
-    parser.add_argument("--date", type=_date, default=None, metavar="YYYY-MM-DD",
-                        help="date for `updated` and the changelog entry (default: today)")
+    add_date(parser)
     add_ledger(parser)
     add_format(parser, formats(PromotionResult))
     add_root(parser)
@@ -42,13 +40,6 @@ def _status(text: str) -> Status:
     except ValueError:
         raise argparse.ArgumentTypeError(f"unknown status {text!r}; use one of "
                                          f"{', '.join(s.value for s in Status)}") from None
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
 
 
 def run(args: argparse.Namespace) -> int:

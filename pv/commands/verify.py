@@ -29,13 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "verify", help="run the falsifiers' bound tests and record verdicts in the ledger",
         description="Run every selected falsifier's bound pytest test in one pytest subprocess, map the outcomes "
-                    "back to falsifier ids (pass, fail, error, skipped, not-bound, live-not-run) and record them, "
-                    "with the digests of the files each test depended on, in the verdict ledger "
+                    "back to falsifier ids (pass, fail, error, skipped, not-bound, live-not-run, cmd-not-run) and "
+                    "record them, with the digests of the files each depended on, in the verdict ledger "
                     "(.pv/ledger.json, committed). --changed re-runs only falsifiers whose verdict is stale or "
-                    "missing. LIVE: commands run only with --live and leave an evidence folder under "
-                    "evidence/<contract-id>/. Progress goes to stderr, one line per falsifier (a live table on "
-                    "a terminal). Exit 0 when no ship-blocking falsifier fails or errors, 1 otherwise, 2 on a "
-                    "usage error or a contract that does not load (nothing runs then).",
+                    "missing. CMD: commands (any language) run next, from the repository root, each in its own "
+                    "process group; the exit code is the verdict. LIVE: commands run only with --live and leave "
+                    "an evidence folder under evidence/<contract-id>/. Progress goes to stderr, one line per "
+                    "falsifier (a live table on a terminal). Exit 0 when no ship-blocking falsifier fails or "
+                    "errors, 1 otherwise, 2 on a usage error or a contract that does not load (nothing runs then).",
     )
     add_contract_paths(parser)
     parser.add_argument("-k", dest="patterns", action="append", default=[], metavar="FALSIFIER_ID",
@@ -49,13 +50,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-n", "--workers", type=int, default=0, metavar="N",
                         help="spread the bound tests over N processes (pytest-xdist); default: one process")
     parser.add_argument("--no-progress", action="store_true", help="print no progress on stderr")
+    parser.add_argument("--no-cmd", action="store_true",
+                        help="do not run CMD: commands (their verdicts in the ledger are kept)")
     parser.add_argument("--junit", type=Path, default=None, metavar="FILE",
                         help="also write a JUnit XML report (one testcase per falsifier)")
     add_ledger(parser)
     parser.add_argument("--no-ledger", action="store_true", help="do not write the ledger")
     parser.add_argument("--timeout", type=finite_number, default=None, metavar="SECONDS",
-                        help="limit for the pytest run and for each LIVE command (with its artifact hashing)")
-    parser.add_argument("--show-output", action="store_true", help="print pytest's and LIVE commands' output")
+                        help="limit for the pytest run and for each CMD and LIVE command (a CMD binding's own "
+                             "timeout_s, default 600 s, applies when lower; a LIVE command's includes hashing its "
+                             "artifacts); on expiry the whole process group is killed")
+    parser.add_argument("--show-output", action="store_true",
+                        help="print the output of pytest and of CMD and LIVE commands")
     add_format(parser, formats(VerifyReport))
     add_root(parser)
     parser.set_defaults(func=run)
@@ -70,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = verify(ws, contract_paths(args.paths, ws, default_all=True), patterns=args.patterns,
                         live=args.live, write=not args.no_ledger, timeout_s=args.timeout, changed=args.changed,
-                        workers=args.workers, progress=Progress() if args.no_progress else progress_for())
+                        workers=args.workers, progress=Progress() if args.no_progress else progress_for(),
+                        cmd=not args.no_cmd)
     except VerifyInputError as exc:
         print_diagnostics(console(stderr=True), exc.diagnostics)
         raise UsageError(str(exc)) from None

@@ -13,8 +13,10 @@ from types import ModuleType
 from pv.gates import (
     bindings,
     changelog,
+    commands,
     dependencies,
     falsifier_ids,
+    kani,
     obligations,
     orphans,
     references,
@@ -35,6 +37,8 @@ GATES: list[ModuleType] = [
     orphans,
     references,
     summary,
+    kani,
+    commands,
 ]
 
 # Runs only under `pv lint --since REF`, where it compares each contract with its version at REF;

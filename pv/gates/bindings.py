@@ -30,7 +30,7 @@ def check(ctx: LintContext) -> list[Diagnostic]:
     for lc, contract in ctx.valid:
         for i, ft in enumerate(contract.falsification_tests):
             binding = parse_binding(ft.test)
-            if binding.kind in (BindingKind.UNBOUND, BindingKind.LIVE):
+            if binding.kind in (BindingKind.UNBOUND, BindingKind.LIVE, BindingKind.CMD):
                 continue
             res = resolve(binding, ctx.test_index)
             if res.resolved:

@@ -23,9 +23,10 @@ from pv.verify import Verdict, VerifyReport
 
 STYLE = {
     Outcome.PASS: "green", Outcome.FAIL: "red", Outcome.ERROR: "red", Outcome.SKIPPED: "yellow",
-    Outcome.NOT_BOUND: "dim", Outcome.LIVE_NOT_RUN: "cyan",
+    Outcome.NOT_BOUND: "dim", Outcome.LIVE_NOT_RUN: "cyan", Outcome.CMD_NOT_RUN: "cyan",
 }
-_ORDER = [Outcome.FAIL, Outcome.ERROR, Outcome.SKIPPED, Outcome.LIVE_NOT_RUN, Outcome.NOT_BOUND, Outcome.PASS]
+_ORDER = [Outcome.FAIL, Outcome.ERROR, Outcome.SKIPPED, Outcome.LIVE_NOT_RUN, Outcome.CMD_NOT_RUN, Outcome.NOT_BOUND,
+          Outcome.PASS]
 
 
 def sort_key(v: Verdict) -> tuple[int, int, int]:
@@ -110,7 +111,8 @@ def to_json(report: VerifyReport) -> dict[str, Any]:
 
 _SARIF_KIND = {
     Outcome.PASS: ("pass", "none"), Outcome.SKIPPED: ("notApplicable", "none"),
-    Outcome.LIVE_NOT_RUN: ("notApplicable", "none"), Outcome.NOT_BOUND: ("open", "none"),
+    Outcome.LIVE_NOT_RUN: ("notApplicable", "none"), Outcome.CMD_NOT_RUN: ("notApplicable", "none"),
+    Outcome.NOT_BOUND: ("open", "none"),
 }
 
 
@@ -126,7 +128,8 @@ def sarif(report: VerifyReport) -> SarifRun:
         text = f"{e.falsifier_id}: {e.outcome.value}" + (f": {e.reason}" if e.reason else "")
         run.findings.append(Finding(e.falsifier_id, level, text, v.planned.contract.display, v.planned.line,
                                     kind=kind, properties={"outcome": e.outcome.value, "node_id": e.node_id,
-                                                           "duration_s": e.duration_s}))
+                                                           "duration_s": e.duration_s,
+                                                           "exit_code": e.exit_code, "timed_out": e.timed_out}))
     run.findings += [diagnostic_finding(d) for d in report.diagnostics]
     return run
 
@@ -143,8 +146,10 @@ def to_junit(report: VerifyReport) -> str:
                                  time=f"{e.duration_s:.3f}", file=c.contract.display)
             props = ET.SubElement(case, "properties")
             for name, value in (("ship_blocking", str(e.ship_blocking).lower()), ("node_id", e.node_id or ""),
-                                ("outcome", e.outcome.value)):
+                                ("outcome", e.outcome.value), ("timed_out", str(e.timed_out).lower())):
                 ET.SubElement(props, "property", name=name, value=value)
+            if e.exit_code is not None:
+                ET.SubElement(props, "property", name="exit_code", value=str(e.exit_code))
             if e.outcome is Outcome.FAIL:
                 counts["failures"] += 1
                 ET.SubElement(case, "failure", message=e.reason or "failed", type="falsified").text = e.reason
@@ -154,6 +159,8 @@ def to_junit(report: VerifyReport) -> str:
             elif e.outcome is not Outcome.PASS:
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", message=f"{e.outcome.value}: {e.reason or ''}".rstrip(": "))
+            if e.output_tail:
+                ET.SubElement(case, "system-out").text = e.output_tail
         time = sum(v.entry.duration_s for v in c.verdicts)
         suite.set("time", f"{time:.3f}")
         for key, value in counts.items():

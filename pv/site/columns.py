@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pv.binding import BindingKind
-from pv.ledger import brief
+from pv.ledger import Outcome, brief
 from pv.site.model import STATE_HELP, FalsifierView, State
 
 
@@ -53,7 +53,7 @@ def _blocking(f: FalsifierView) -> Cell:
 def _test(f: FalsifierView) -> Cell:
     if f.source is not None:
         return Cell(f.source.location, "test", f.falsifier.test, code=True, sub=f.source.function.qualname)
-    if f.kind is BindingKind.LIVE:
+    if f.kind in (BindingKind.LIVE, BindingKind.CMD):
         command = (f.falsifier.test or "").strip()
         return Cell(brief(command, 60), code=True, title=command)
     if f.kind is BindingKind.UNBOUND:
@@ -71,7 +71,7 @@ def _reason(f: FalsifierView) -> Cell:
 
 def _recorded(f: FalsifierView) -> Cell:
     e = f.entry
-    if e is None or e.outcome.value in ("live-not-run", "not-bound"):
+    if e is None or e.outcome.not_run or e.outcome is Outcome.NOT_BOUND:
         return Cell("—", "muted")
     when = e.recorded_at.strftime("%Y-%m-%d %H:%M")
     inputs = f"{len(e.inputs)} recorded input file(s)" if e.inputs is not None else "unrecorded inputs"
@@ -91,7 +91,7 @@ FALSIFIER_COLUMNS: list[Column] = [
     Column("falsifier", "falsifier", _falsifier),
     Column("verdict", "verdict", _verdict, "latest outcome, judged against the current code"),
     Column("blocking", "ship-blocking", _blocking),
-    Column("test", "bound test", _test, "file:line of the bound test, or the LIVE command"),
+    Column("test", "bound test", _test, "file:line of the bound test, or the CMD/LIVE command"),
     Column("freshness", "freshness", _freshness, "whether the verdict still describes the current code"),
     Column("recorded", "recorded (UTC · time)", _recorded),
     Column("reason", "reason", _reason),

@@ -59,7 +59,7 @@ STATE_HELP = {
     State.FAIL: "the bound test failed",
     State.ERROR: "the test could not run, or the binding does not resolve",
     State.STALE: "passed, but the code or test changed since",
-    State.NOT_RUN: "bound to a test that has no verdict yet (run `pv verify`)",
+    State.NOT_RUN: "bound to a test or command that has no verdict yet (run `pv verify`; --no-cmd skips commands)",
     State.LIVE_NOT_RUN: "a LIVE command never run with `pv verify --live`",
     State.SKIPPED: "the test was skipped (not a pass)",
     State.NOT_BOUND: "no `test:` binding yet",
@@ -81,6 +81,8 @@ def state_of(support: Support) -> State:
         return State.ERROR
     if entry.outcome is Outcome.LIVE_NOT_RUN:
         return State.LIVE_NOT_RUN
+    if entry.outcome is Outcome.CMD_NOT_RUN:
+        return State.NOT_RUN
     if entry.outcome is Outcome.NOT_BOUND:
         return State.NOT_BOUND
     if support.stale:

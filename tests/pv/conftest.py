@@ -87,6 +87,10 @@ def repo(tmp_path: Path) -> Repo:
     return Repo(tmp_path)
 
 
+# tests/pv/data holds fixture repositories (their falsifiers/ are run by pv inside temp copies).
+collect_ignore_glob = ["data/*"]
+
+
 def recorded(root: Path, fid: str, outcome: Any = None, *, inputs: list[str] | None = None, **fields: Any):
     """The ledger entry `pv verify` would record now for falsifier ``fid`` (fresh until something changes).
 

@@ -264,3 +264,15 @@ def test_evidence_recorded_before_a_loss_floor_was_added_does_not_count(live_rep
                   live_=False, status="FUNCTIONAL")
     refused = promote(Workspace(live_repo.root), path, Status.ACTIVE_RUNTIME, dry_run=True)
     assert any("FALSIFY-RUN-002: ledger verdict is stale: its contract entry changed" in m for m in refused.missing)
+
+
+def test_a_live_timeout_kills_the_commands_whole_process_group(live_repo: Repo) -> None:
+    from tests.pv.test_procrun import read_pid, wait_gone
+
+    path = live_repo.contract(valid_contract("run-v1", falsifiers=[
+        falsifier("FALSIFY-RUN-001", "LIVE: sleep 120 & echo $! > grandchild.pid; wait")]))
+    report = verify(Workspace(live_repo.root), [path], live=True, timeout_s=1)
+    assert wait_gone(read_pid(live_repo.root / "grandchild.pid")), "the LIVE command's grandchild survived"
+    entry = report.verdicts[0].entry
+    assert entry.outcome is Outcome.FAIL and entry.timed_out and entry.exit_code is None
+    assert "timed out after 1 s" in entry.reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -270,3 +271,46 @@ def test_a_symlinked_test_leading_out_is_not_run(repo: Repo, tmp_path_factory) -
     assert verdict.entry.reason.startswith("binding does not resolve: test file 'falsifiers/test_x.py' was refused: "
                                            "'falsifiers/test_x.py' leads outside the repository through a symlink")
     assert not marker.exists()
+
+
+HANGS = '''
+import pathlib, subprocess, time
+
+import pytest
+
+def test_quick():
+    assert True
+
+@pytest.mark.parametrize("case", ["fast", "hangs"])
+def test_cases(case):
+    if case == "hangs":
+        child = subprocess.Popen(["sleep", "120"])
+        pathlib.Path("grandchild.pid").write_text(str(child.pid))
+        time.sleep(120)
+
+def test_after():
+    assert True
+'''
+
+
+def test_a_pytest_timeout_keeps_earlier_passes_and_kills_the_tests_grandchildren(repo: Repo) -> None:
+    from tests.pv.test_procrun import read_pid, wait_gone
+
+    repo.write("falsifiers/test_hang.py", HANGS)
+    repo.contract(valid_contract("demo-v1", falsifiers=[
+        falsifier("FALSIFY-DEMO-001", "falsifiers/test_hang.py::test_quick"),
+        falsifier("FALSIFY-DEMO-002", "falsifiers/test_hang.py::test_cases"),
+        falsifier("FALSIFY-DEMO-003", "falsifiers/test_hang.py::test_after"),
+    ]))
+    start = time.monotonic()
+    report = verify(Workspace(repo.root), [repo.root / "contracts" / "demo-v1.yaml"], timeout_s=15)
+    assert time.monotonic() - start < 60, "verify waited for the hung test's grandchild"
+    entries = by_id(report)
+    assert entries["FALSIFY-DEMO-001"].outcome is Outcome.PASS and not entries["FALSIFY-DEMO-001"].timed_out
+    hung, after = entries["FALSIFY-DEMO-002"], entries["FALSIFY-DEMO-003"]
+    # test_cases[fast] passed before the hang; the falsifier still is not a pass
+    assert hung.outcome is Outcome.ERROR and hung.timed_out
+    assert "while this test (test_cases[hangs]) was running" in hung.reason
+    assert after.outcome is Outcome.ERROR and after.timed_out and "before it reached this test" in after.reason
+    assert report.pytest_exit is None and "timed out after 15 s" in report.pytest_output
+    assert wait_gone(read_pid(repo.root / "grandchild.pid")), "the test's grandchild outlived the timeout"

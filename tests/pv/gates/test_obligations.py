@@ -27,3 +27,14 @@ def test_falsifier_applies_to_unknown_equation(repo: Repo) -> None:
     (diag,) = gate(repo, "obligations").diagnostics
     assert diag.key_path == "falsification_tests[0].applies_to[1]"
     assert diag.hint == "did you mean `bound`?"
+
+
+def test_obligation_ids_are_unique(repo: Repo) -> None:
+    data = good(repo)
+    data["proof_obligations"] = [
+        {"id": "DEMO-1", "type": "bound", "property": "x never exceeds y", "applies_to": ["bound"]},
+        {"id": "DEMO-1", "type": "soundness", "property": "a refused input is reported"},
+    ]
+    repo.contract(data)
+    (diag,) = gate(repo, "obligations").diagnostics
+    assert diag.key_path == "proof_obligations[1].id" and "already used by proof_obligations[0]" in diag.message

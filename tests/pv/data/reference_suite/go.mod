@@ -1,0 +1,3 @@
+module example.com/vocabsvc
+
+go 1.22
