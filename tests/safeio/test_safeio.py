@@ -15,9 +15,11 @@ import pytest
 import safeio
 from safeio import (
     AtomicFile,
+    LockHeldError,
     NotRegularFileError,
     atomic_write_bytes,
     atomic_write_text,
+    exclusive_lock,
     open_regular,
     read_regular_bytes,
     read_regular_text,
@@ -159,3 +161,71 @@ def test_safeio_is_the_bottom_layer() -> None:
     assert "os" in seen  # the scan itself works
     assert seen - {"safeio", "__future__"} <= set(sys.stdlib_module_names)
     assert not seen & project
+
+
+_HOLD = (
+    "import sys, time; from safeio import exclusive_lock\n"
+    "with exclusive_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(600)\n"
+)
+
+
+@posix_only
+def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path: Path) -> None:
+    lock = tmp_path / ".lock"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(lock)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(LockHeldError, match=f"pid {holder.pid} on ") as info, exclusive_lock(lock):
+            pass
+        assert isinstance(info.value, OSError)
+        # in-process too: two holders in one process are two writers (flock is per open file)
+        holder.kill()
+        holder.wait()
+        with exclusive_lock(lock), pytest.raises(LockHeldError, match=f"pid {os.getpid()} "), exclusive_lock(lock):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@posix_only
+def test_a_killed_holder_leaves_no_stale_lock_and_a_release_removes_the_file(tmp_path: Path) -> None:
+    lock = tmp_path / ".lock"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(lock)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    holder.kill()  # SIGKILL: no cleanup ran, the file is still there
+    holder.wait()
+    assert lock.exists()
+    with exclusive_lock(lock):
+        assert lock.read_text().startswith(f"pid {os.getpid()} on ")
+    assert not lock.exists()
+
+
+@posix_only
+def test_a_forked_child_can_drop_the_inherited_lock(tmp_path: Path) -> None:
+    """A worker forked while the lock is held must not keep it alive after its parent dies."""
+    lock = tmp_path / ".lock"
+    code = (
+        "import os, sys, time; from safeio import exclusive_lock, close_inherited_locks\n"
+        "with exclusive_lock(sys.argv[1]):\n"
+        "    if os.fork() == 0:\n"
+        "        if sys.argv[2] == 'drop': close_inherited_locks()\n"
+        "        print('child', os.getpid(), flush=True); time.sleep(600)\n"
+        "    time.sleep(600)\n"
+    )
+    for mode, expect_free in (("drop", True), ("keep", False)):
+        proc = subprocess.Popen([sys.executable, "-c", code, str(lock), mode], cwd=ROOT, stdout=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        assert proc.stdout is not None
+        child = int(proc.stdout.readline().split()[1])
+        proc.kill()  # the parent dies; the child lives on
+        proc.wait()
+        try:
+            if expect_free:
+                with exclusive_lock(lock):
+                    pass
+            else:  # the negative case: an inherited descriptor keeps the dead parent's lock held
+                with pytest.raises(LockHeldError), exclusive_lock(lock):
+                    pass
+        finally:
+            os.kill(child, 9)
