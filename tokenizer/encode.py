@@ -41,7 +41,7 @@ from tokenizer.manifest import (
     write_manifest,
 )
 from tokenizer.options import DEFAULT_EOS_TOKEN, EncodeOptions
-from tokenizer.outdir import corpus_info, prepare_output, tokenizer_info
+from tokenizer.outdir import corpus_info, prepare_output, tokenizer_info, writer_lock
 from tokenizer.preflight import check_roundtrip, choose_encoder, sample_documents
 from tokenizer.progress import QuietReporter, Reporter
 from tokenizer.version import PRODUCER
@@ -163,16 +163,22 @@ def encode_corpus(
 ) -> Manifest:
     """Encode ``opts.corpus`` into ``opts.output``; returns the final manifest.
 
-    Raises :class:`TokenizeError` for bad input (nothing is written before the preflight passes) and
+    Raises :class:`TokenizeError` for bad input (nothing is written before the preflight passes; a
+    second writer into the same directory is refused at once, naming the holder) and
     :class:`VerificationError` when the output must not be used.
     """
+    with writer_lock(opts.output):
+        return _encode_locked(opts, tokenizer, reporter)
+
+
+def _encode_locked(opts: EncodeOptions, tokenizer: LoadedTokenizer | None, reporter: Reporter | None) -> Manifest:
     t0 = time.monotonic()
     reporter = reporter or QuietReporter()
     root, files = discover_corpus(opts.corpus)
     tok = tokenizer or load_tokenizer(opts.tokenizer)
     config = _encode_config(opts, tok)
     tinfo, corpus = tokenizer_info(tok), corpus_info(files)
-    old = prepare_output(opts, config, tinfo, corpus, reporter)
+    old = prepare_output(opts, config, tinfo, corpus, files, reporter)
     if old is not None and old.complete:
         reporter.note("the manifest says this corpus is already fully encoded; nothing to do")
         return old
@@ -185,7 +191,7 @@ def encode_corpus(
         "corpus_root": str(root.resolve()), "tokenizer_dir": str(tok.directory.resolve()),
         "notes": list(dict.fromkeys(manifest.run.notes + notes + tok.warnings)),
     })
-    opts.output.mkdir(parents=True, exist_ok=True)  # only now: a refused run leaves nothing behind
+    opts.output.mkdir(parents=True, exist_ok=True)  # writer_lock removes it again if nothing was written
     write_manifest(opts.output, manifest, durable=opts.durable)
     final = _encode_chunks(opts, manifest, files, tok, encoder, reporter, t0)
     v = final.verification
