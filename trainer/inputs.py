@@ -32,9 +32,11 @@ class Inputs:
 
 def check_inputs(cfg: RunConfig) -> Inputs:
     """Raise a ``TrainerInputError`` naming the first bad input; return the admitted inputs."""
-    tokenizer_vocab = read_tokenizer_vocab(cfg.tokenizer).size
+    tok = read_tokenizer_vocab(cfg.tokenizer)
+    tokenizer_vocab = tok.size
     model_cfg = model_config_for(init=cfg.init, preset=cfg.model_config_name)
-    preflight_tokenizer_vocab(tokenizer_vocab, model_cfg.vocab_size, init_is_some=cfg.init is not None)
+    preflight_tokenizer_vocab(tokenizer_vocab, model_cfg.vocab_size, init_is_some=cfg.init is not None,
+                              max_token_id=tok.max_id)
     shards = ShardSet(cfg.shards_dir, cfg.seq_len, val_fraction=cfg.val_fraction)
     _check_manifest_tokenizer(cfg, shards, tokenizer_vocab, model_cfg)
     if cfg.seq_len > model_cfg.max_position_embeddings:
