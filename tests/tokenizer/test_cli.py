@@ -158,3 +158,17 @@ def test_a_directory_named_like_a_shard_is_a_located_error(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "shard-00001.bin is a directory, where a shard file is expected" in err
     assert "move shard-00001.bin out of the shard directory" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_manifest_is_refused_by_name_not_read(tmp_path: Path) -> None:
+    """Issue 16 item 3 (the class): a FIFO where manifest.json is expected would block `inspect` forever."""
+    import os
+
+    out = tmp_path / "shards"
+    out.mkdir()
+    os.mkfifo(out / "manifest.json")
+    proc = subprocess.run([sys.executable, "-m", "apr", "tokenize", "inspect", str(out)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "manifest.json: is a FIFO (named pipe), not a regular file" in proc.stderr
