@@ -15,6 +15,7 @@ import pytest
 import safeio
 from safeio import (
     AtomicFile,
+    DigestCache,
     LockHeldError,
     NotRegularFileError,
     atomic_write_bytes,
@@ -229,3 +230,34 @@ def test_a_forked_child_can_drop_the_inherited_lock(tmp_path: Path) -> None:
                     pass
         finally:
             os.kill(child, 9)
+
+
+def test_digest_cache_hashes_a_file_once_per_version(tmp_path: Path) -> None:
+    data = tmp_path / "shard-00000.bin"
+    data.write_bytes(b"\x01\x00\x00\x00" * 1000)
+    cache = DigestCache(tmp_path / "cache")
+    assert cache.digest(data) == sha256_file(data) and (cache.hits, cache.misses) == (0, 1)
+    assert cache.save() and (tmp_path / "cache" / "sha256-cache.json").is_file()
+    again = DigestCache(tmp_path / "cache")
+    assert again.digest(data) == sha256_file(data) and (again.hits, again.misses) == (1, 0)
+    # same size, mtime put back: ctime still moved, so the change is seen
+    st, old = data.stat(), sha256_file(data)
+    data.write_bytes(b"\x02\x00\x00\x00" * 1000)
+    os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns))
+    third = DigestCache(tmp_path / "cache")
+    assert third.digest(data) == sha256_file(data) != old and third.misses == 1
+    # a corrupt cache is ignored, an unwritable one skipped; neither is an error
+    (tmp_path / "cache" / "sha256-cache.json").write_text("{not json")
+    assert DigestCache(tmp_path / "cache").digest(data) == sha256_file(data)
+    blocked = DigestCache(tmp_path / "file-not-dir" / "x")
+    (tmp_path / "file-not-dir").write_text("")
+    blocked.digest(data)
+    assert blocked.save() is False
+
+
+@posix_only
+def test_digest_cache_refuses_a_device_by_name(tmp_path: Path) -> None:
+    link = tmp_path / "shard-00000.bin"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(NotRegularFileError, match="character device"):
+        DigestCache(tmp_path / "cache").digest(link)
