@@ -7,6 +7,10 @@ unlike mtime a user cannot set ctime back (``touch -d`` moves mtime only), so a 
 clock change or raw device access, not an edit, an ``rsync`` or a re-encode. A file whose stat
 differs is hashed again.
 
+File timestamps tick coarsely (a few ms on Linux), so a file changed in the same tick it was hashed
+could keep its key; as git does for its index, a digest is remembered only for a file whose ctime
+and mtime are ``settle_s`` older than the hash (a fresh shard is cached on its second use).
+
 The cache is one JSON file, replaced atomically; concurrent processes may each write it, and the
 last one wins (entries are independent, a lost one is only recomputed). A cache that cannot be read
 is ignored, one that cannot be written is skipped: it is an optimisation, never a source of truth.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from safeio.atomic import atomic_write_text
@@ -41,9 +46,11 @@ def _key(st: os.stat_result) -> str:
 class DigestCache:
     """``digest(path)``: the sha256 of a regular file, from the cache when its stat is unchanged."""
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None, *, enabled: bool = True) -> None:
+    def __init__(self, directory: str | os.PathLike[str] | None = None, *, enabled: bool = True,
+                 settle_s: float = 2.0) -> None:
         self.path = Path(directory if directory is not None else default_cache_dir()) / CACHE_FILE
         self.enabled = enabled
+        self.settle_ns = int(settle_s * 1e9)
         self.hits = 0
         self.misses = 0
         self._entries: dict[str, dict[str, str]] = self._load() if enabled else {}
@@ -69,8 +76,10 @@ class DigestCache:
             self.hits += 1
             return hit["sha256"]
         self.misses += 1
+        started = time.time_ns()
         digest = sha256_file(path)
-        if self.enabled and _key(os.stat(path)) == key:  # unchanged while hashing: safe to remember
+        settled = max(st.st_ctime_ns, st.st_mtime_ns) < started - self.settle_ns
+        if self.enabled and settled and _key(os.stat(path)) == key:  # unchanged while hashing: safe to remember
             self._entries[key] = {"sha256": digest, "path": os.fspath(Path(path).resolve())}
             self._dirty = True
         return digest

@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -235,21 +236,24 @@ def test_a_forked_child_can_drop_the_inherited_lock(tmp_path: Path) -> None:
 def test_digest_cache_hashes_a_file_once_per_version(tmp_path: Path) -> None:
     data = tmp_path / "shard-00000.bin"
     data.write_bytes(b"\x01\x00\x00\x00" * 1000)
-    cache = DigestCache(tmp_path / "cache")
+    fresh = DigestCache(tmp_path / "cache")  # written just now: not remembered (timestamps tick coarsely)
+    assert fresh.digest(data) == sha256_file(data) and fresh.save() and not (tmp_path / "cache").exists()
+    cache = DigestCache(tmp_path / "cache", settle_s=0)
     assert cache.digest(data) == sha256_file(data) and (cache.hits, cache.misses) == (0, 1)
     assert cache.save() and (tmp_path / "cache" / "sha256-cache.json").is_file()
-    again = DigestCache(tmp_path / "cache")
+    again = DigestCache(tmp_path / "cache", settle_s=0)
     assert again.digest(data) == sha256_file(data) and (again.hits, again.misses) == (1, 0)
     # same size, mtime put back: ctime still moved, so the change is seen
     st, old = data.stat(), sha256_file(data)
+    time.sleep(0.05)  # past the filesystem's timestamp tick
     data.write_bytes(b"\x02\x00\x00\x00" * 1000)
     os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns))
-    third = DigestCache(tmp_path / "cache")
+    third = DigestCache(tmp_path / "cache", settle_s=0)
     assert third.digest(data) == sha256_file(data) != old and third.misses == 1
     # a corrupt cache is ignored, an unwritable one skipped; neither is an error
     (tmp_path / "cache" / "sha256-cache.json").write_text("{not json")
     assert DigestCache(tmp_path / "cache").digest(data) == sha256_file(data)
-    blocked = DigestCache(tmp_path / "file-not-dir" / "x")
+    blocked = DigestCache(tmp_path / "file-not-dir" / "x", settle_s=0)
     (tmp_path / "file-not-dir").write_text("")
     blocked.digest(data)
     assert blocked.save() is False
