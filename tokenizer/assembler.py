@@ -158,6 +158,8 @@ class ShardAssembler:
                 eos[0] = 0
             starts = (ends - lengths)[eos.astype(bool)]
             tokens = np.insert(tokens, starts, self.eos_id)
+        if self.eos_id is not None and eos.any():  # the recorded maximum is of the shards, EOS included
+            self.max_seen = self.eos_id if self.max_seen is None else max(self.max_seen, self.eos_id)
         return tokens.astype(np.uint32, copy=False), lengths + eos, eos
 
     def consume(self, r: ChunkResult) -> None:

@@ -264,3 +264,13 @@ def test_resume_from_an_untampered_cut_is_accepted(tmp_path: Path) -> None:
     (out / "manifest.json").write_text(_cut(out, 4).model_dump_json())
     assert _run(corpus, out, resume=True).complete
     assert (read_tokens(out) == read_tokens(tmp_path / "full")).all()
+
+
+@pytest.mark.parametrize("policy", ["after", "between", "none"])
+def test_the_recorded_max_id_is_the_largest_id_in_the_shards(tmp_path: Path, policy: str) -> None:
+    """The trainer trusts verification.max_token_id_seen to refuse ids outside its table before step 1;
+    it left out the EOS id (4096 here, above every text token), so it under-stated the shards' maximum."""
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS)
+    m = _run(corpus, tmp_path / "o", eos_policy=policy)
+    assert m.verification is not None
+    assert m.verification.max_token_id_seen == int(read_tokens(tmp_path / "o").max())
