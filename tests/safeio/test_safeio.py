@@ -22,6 +22,7 @@ from safeio import (
     atomic_write_bytes,
     atomic_write_text,
     exclusive_lock,
+    give_default_permissions,
     open_regular,
     read_regular_bytes,
     read_regular_text,
@@ -265,3 +266,14 @@ def test_digest_cache_refuses_a_device_by_name(tmp_path: Path) -> None:
     link.symlink_to("/dev/zero")
     with pytest.raises(NotRegularFileError, match="character device"):
         DigestCache(tmp_path / "cache").digest(link)
+
+
+@posix_only
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_give_default_permissions_matches_open(tmp_path: Path, umask, mask: int) -> None:
+    umask(mask)
+    private = tmp_path / "private"
+    private.write_text("x")
+    private.chmod(0o600)
+    give_default_permissions(private)
+    assert stat.S_IMODE(private.stat().st_mode) == 0o666 & ~mask
