@@ -422,7 +422,7 @@ def test_preflight_pass_means_every_id_indexes_a_row(ids: set[int], model_vocab:
     assert _id_safety_violations(_count_gate, [(gapped, 512, False), (gapped, 512, True)]) != []
 
 
-@pytest.mark.falsifies("FALSIFY-ARCH-011")
+@pytest.mark.falsifies("FALSIFY-ARCH-011", "FALSIFY-HANDOFF-006")
 def test_gap_id_tokenizer_is_refused_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The reproduction: 512 ids over 0..511,000 passed the strict gate of a 512-row model (test-tiny)
     and an out-of-range id was only caught when a batch drew it, at step 108."""

@@ -26,7 +26,7 @@ from tokenizer.errors import TokenizeError
 from tokenizer.importers import import_hf
 from tokenizer.manifest import Manifest, Position, read_manifest, write_manifest
 from tokenizer.shards import read_tokens
-from tokenizer.testing import cached_small, cached_small_dir, write_jsonl
+from tokenizer.testing import cached_small, cached_small_dir, stdlib_documents, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 N_DOCS = 720
@@ -250,3 +250,227 @@ def test_inspect_never_passes_an_id_check_it_did_not_make(tmp_path: Path, monkey
     assert _run_cli("repair-manifest", str(out), "--tokenizer", str(cached_small_dir())).returncode == 0
     repaired = read_manifest(out)
     assert repaired.tokenizer is not None and repaired.tokenizer.max_token_id == 4098 and repaired.shards == []
+
+
+# --- the trainer's side: `apr pretrain` trains only on verified, listed, in-range data -----------------
+
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A verified encode-corpus output (small Qwen2 BPE, several shards) and a model config of its id space."""
+    from trainer.config import PRESETS, config_to_hf
+
+    tmp = tmp_path_factory.mktemp("handoff")
+    corpus = write_jsonl(tmp / "corpus.jsonl", [t for _, t in stdlib_documents(120_000, start=30)])
+    out = tmp / "shards"
+    m = encode_corpus(EncodeOptions(corpus=corpus, tokenizer=cached_small_dir(), output=out, shard_tokens=6_000,
+                                    progress="none", durable=False), tokenizer=cached_small())
+    assert m.complete and m.verification is not None and m.verification.passed and len(m.shards) >= 4
+    space = cached_small().definition.max_token_id + 1
+    cfg = tmp / "model.json"
+    cfg.write_text(json.dumps(config_to_hf(PRESETS["test-tiny"].model_copy(update={"vocab_size": space}))))
+    return out, cfg
+
+
+def _copy(src: Path, tmp: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(src, tmp / "shards"))
+
+
+def _pretrain(shards: Path, model_cfg: Path, out: Path, *extra: str, tokenizer: Path | None = None
+              ) -> tuple[int, str, str]:
+    """`apr pretrain` in this process; (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from apr.cli import main
+
+    argv = ["pretrain", "--mode", "from-scratch", "--model-config", str(model_cfg), "--tokenizer",
+            str(tokenizer or cached_small_dir()), "--shards-dir", str(shards), "--steps", "2", "--batch-size", "2",
+            "--seq-len", "32", "--eval-every", "1", "--eval-batches", "1", "--device", "cpu", "--progress", "off",
+            "--out", str(out), *extra]
+    so, se = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(so), contextlib.redirect_stderr(se):
+        rc = main(argv)
+    return rc, so.getvalue(), se.getvalue()
+
+
+@contextmanager
+def _guards_removed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The trainer as it was: manifest verdict, listing and hashes unchecked, every shard-*.bin globbed."""
+    from tokenizer.manifest import read_manifest as read
+    from trainer import data, inputs
+    from trainer.shard_checks import HandoffReport
+
+    def lenient(directory: Path, model_vocab: int, **_: object) -> HandoffReport:
+        return HandoffReport(read(directory), verified=True, allow_unverified=False)
+
+    class GlobbingShardSet(data.ShardSet):
+        def __init__(self, shards_dir: Path, seq_len: int, **kw: object) -> None:
+            m = read(shards_dir)
+            names = sorted(p.name for p in Path(shards_dir).glob("shard-*.bin"))
+            entries = [e for e in m.shards if e.name in names]
+            for n in names[len(entries):]:  # unlisted files are read too, with the size they have
+                size = (Path(shards_dir) / n).stat().st_size
+                entries.append(m.shards[0].model_copy(update={"name": n, "tokens": size // 4, "bytes": size}))
+            kw["manifest"] = m.model_copy(update={"shards": entries})
+            super().__init__(shards_dir, seq_len, **kw)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as mp:
+        mp.setattr(inputs, "check_shards", lenient)
+        mp.setattr(inputs, "ShardSet", GlobbingShardSet)
+        yield
+
+
+@pytest.mark.falsifies("FALSIFY-HANDOFF-001")
+def test_unverified_shards_are_refused_unless_allowed_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reproduction: encode-corpus refused a corpus over its unknown-token limit (exit 3, "do not train
+    on these shards"), and `apr pretrain` trained on the same directory with exit 0 and no warning."""
+    from falsifiers.test_tokenize_wrong_vocab import ASCII_DOCS, ascii_only_vocab
+    from tokenizer.errors import VerificationError
+    from trainer.config import PRESETS, config_to_hf
+
+    tok = ascii_only_vocab(tmp_path / "tok", with_unk=True, missing=range(0xD4, 0xD6))
+    corpus = write_jsonl(tmp_path / "c.jsonl", ["x = 1\n"] * 40 + ["# Բարեւ աշխարհ " * 20 + "\n", *ASCII_DOCS])
+    shards = tmp_path / "shards"
+    with pytest.raises(VerificationError, match="do not train on these shards"):
+        encode_corpus(EncodeOptions(corpus=corpus, tokenizer=tok, output=shards, progress="none", durable=False))
+    m = read_manifest(shards)
+    assert m.complete and m.verification is not None and not m.verification.passed
+    from tokenizer.loader import load_tokenizer
+
+    cfg = tmp_path / "model.json"
+    space = load_tokenizer(tok).definition.max_token_id + 1
+    cfg.write_text(json.dumps(config_to_hf(PRESETS["test-tiny"].model_copy(update={"vocab_size": space}))))
+    rc, _, err = _pretrain(shards, cfg, tmp_path / "run", tokenizer=tok)
+    assert rc == 2 and "the shards are not verified: verification failed: unknown-token rate" in err, err
+    assert "--allow-unverified" in err and not (tmp_path / "run").exists()
+    # the escape hatch trains, says so on stderr and in train.log, and records it in summary.json
+    rc, _, err = _pretrain(shards, cfg, tmp_path / "allowed", "--allow-unverified", tokenizer=tok)
+    assert rc == 0 and "WARNING: --allow-unverified: training on shards that are not verified" in err
+    assert "WARNING: --allow-unverified" in (tmp_path / "allowed" / "train.log").read_text()
+    data = json.loads((tmp_path / "allowed" / "summary.json").read_text())["data"]
+    assert data["verified"] is False and data["allow_unverified"] is True
+    assert "verification failed" in data["unverified_reasons"][0]
+    # the mutation: without the guard the rejected shards are trained on, silently
+    with _guards_removed(monkeypatch):
+        rc, out, err = _pretrain(shards, cfg, tmp_path / "mutant", tokenizer=tok)
+    assert rc == 0 and "WARNING" not in out + err
+
+
+@pytest.mark.falsifies("FALSIFY-HANDOFF-002")
+def test_a_missing_listed_shard_is_refused(verified: tuple[Path, Path], tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    shards = _copy(verified[0], tmp_path)
+    (shards / "shard-00001.bin").unlink()
+    rc, _, err = _pretrain(shards, verified[1], tmp_path / "run")
+    assert rc == 2 and "shard-00001.bin: listed in manifest.json but missing" in err, err
+    with _guards_removed(monkeypatch):  # the mutation: training runs on the rest
+        assert _pretrain(shards, verified[1], tmp_path / "mutant")[0] == 0
+
+
+@pytest.mark.falsifies("FALSIFY-HANDOFF-003")
+def test_a_stray_shard_is_refused(verified: tuple[Path, Path], tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shard-*.bin the manifest does not list; the trainer used to read it, as validation data too."""
+    import numpy as np
+
+    shards = _copy(verified[0], tmp_path)
+    n = len(read_manifest(shards).shards)
+    np.full(4_000, 7, dtype="<u4").tofile(shards / f"shard-{n:05d}.bin")
+    rc, _, err = _pretrain(shards, verified[1], tmp_path / "run")
+    assert rc == 2 and f"1 shard file(s) not listed in manifest.json: shard-{n:05d}.bin" in err, err
+    with _guards_removed(monkeypatch):  # the mutation: the stray is read, and is the validation tail
+        from trainer.inputs import ShardSet
+
+        tail = ShardSet(shards, 32)
+        assert tail.shards[tail.locate(tail.n_windows - 1)[0]].path.name == f"shard-{n:05d}.bin"
+        assert _pretrain(shards, verified[1], tmp_path / "mutant")[0] == 0
+
+
+@pytest.mark.falsifies("FALSIFY-HANDOFF-004")
+def test_a_modified_shard_is_refused(verified: tuple[Path, Path], tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    shards = _copy(verified[0], tmp_path)
+    path = shards / "shard-00002.bin"
+    data = bytearray(path.read_bytes())
+    data[40:44] = (7).to_bytes(4, "little")  # same size, one id changed
+    path.write_bytes(bytes(data))
+    rc, _, err = _pretrain(shards, verified[1], tmp_path / "run")
+    assert rc == 2 and "shard-00002.bin: sha256" in err and "differs from manifest.json's" in err, err
+    path.write_bytes(bytes(data[:-4]))  # and a truncated one
+    rc, _, err = _pretrain(shards, verified[1], tmp_path / "run")
+    assert rc == 2 and "bytes on disk, manifest.json says" in err, err
+    path.write_bytes(bytes(data))
+    with _guards_removed(monkeypatch):  # the mutation: the modified bytes are trained on
+        assert _pretrain(shards, verified[1], tmp_path / "mutant")[0] == 0
+
+
+@pytest.mark.falsifies("FALSIFY-HANDOFF-005")
+def test_an_id_outside_the_model_is_refused_before_step_1(verified: tuple[Path, Path], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards encoded with the 4,099-id tokenizer against a 512-row model (and a 512-id tokenizer descriptor, so
+    the vocab gate passes): the ids are refused before any step, not when a batch happens to draw one."""
+    from trainer.config import PRESETS, config_to_hf
+
+    small = tmp_path / "small.json"
+    small.write_text(json.dumps(config_to_hf(PRESETS["test-tiny"])))  # 512 rows
+    tok = tmp_path / "tok512.json"  # a tokenizer descriptor that passes the 512-row strict gate
+    tok.write_text(json.dumps({"effective_vocab_count": 512}))
+    shards = _copy(verified[0], tmp_path)
+    m = read_manifest(shards)
+    m.tokenizer = None  # so only the shards' own ids can tell
+    write_manifest(shards, m)
+    top = m.verification.max_token_id_seen  # type: ignore[union-attr]
+    rc, _, err = _pretrain(shards, small, tmp_path / "run", tokenizer=tok)
+    assert rc == 2 and f"records max token id {top:,}, but the model's embedding table has 512 rows" in err, err
+    assert not (tmp_path / "run").exists()  # nothing trained, nothing written
+    m.verification.max_token_id_seen = None  # type: ignore[union-attr]
+    write_manifest(shards, m)
+    rc, _, err = _pretrain(shards, small, tmp_path / "run", tokenizer=tok)
+    assert rc == 2 and f"token id {top:,}, but the model's embedding table has 512 rows" in err, err
+    with _guards_removed(monkeypatch):  # the mutation: only a batch that draws such an id stops the run
+        rc, _, err = _pretrain(shards, small, tmp_path / "mutant", tokenizer=tok)
+    assert rc == 2 and ("training batch at step" in err or "validation batch" in err), err
+    assert (tmp_path / "mutant" / "train.log").exists()  # it had started: the check came too late
+
+
+CONTRACT = "apr-shards-handoff-v1.yaml"
+
+
+def _contract_errors(root: Path) -> list[str]:
+    from pv.context import contract_files
+    from pv.diagnostics import Severity
+    from pv.lint import lint
+
+    report = lint(contract_files(root), root, strict_test_binding=True)
+    return [d.one_line() for r in report.results for d in r.diagnostics
+            if d.severity is Severity.ERROR and d.file.endswith(CONTRACT)]
+
+
+@pytest.mark.falsifies("FALSIFY-HANDOFF-012")
+def test_handoff_contract_validates_and_lints() -> None:
+    assert (ROOT / "contracts" / CONTRACT).is_file()
+    assert _contract_errors(ROOT) == []
+
+
+@pytest.mark.falsifies("FALSIFY-HANDOFF-012")
+def test_lint_reports_a_broken_handoff_contract(tmp_path: Path) -> None:
+    import shutil
+
+    skip = shutil.ignore_patterns("__pycache__", "data", "*.bin")
+    for name in ("contracts", "falsifiers", "tests", "tokenizer", "trainer", "safeio", "apr", "pv", "benchmarks"):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, tmp_path / name, ignore=skip)
+    (tmp_path / "pyproject.toml").write_text("")
+    assert _contract_errors(tmp_path) == []
+    path = tmp_path / "contracts" / CONTRACT
+    text = path.read_text()
+    broken = (text.replace("::test_a_stray_shard_is_refused", "::test_a_stray_shard_is_refused_renamed")
+              .replace("    - trainer/shard_checks.py\n", "    - trainer/no_such_module.py\n"))
+    assert broken != text
+    path.write_text(broken)
+    errors = _contract_errors(tmp_path)
+    assert any("test-binding" in e and "FALSIFY-HANDOFF-003" in e for e in errors), errors
+    assert any("references" in e and "no_such_module.py" in e for e in errors), errors
