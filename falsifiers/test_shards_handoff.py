@@ -439,38 +439,26 @@ def test_an_id_outside_the_model_is_refused_before_step_1(verified: tuple[Path, 
 CONTRACT = "apr-shards-handoff-v1.yaml"
 
 
-def _contract_errors(root: Path) -> list[str]:
-    from pv.context import contract_files
-    from pv.diagnostics import Severity
-    from pv.lint import lint
-
-    report = lint(contract_files(root), root, strict_test_binding=True)
-    return [d.one_line() for r in report.results for d in r.diagnostics
-            if d.severity is Severity.ERROR and d.file.endswith(CONTRACT)]
-
-
 @pytest.mark.falsifies("FALSIFY-HANDOFF-012")
 def test_handoff_contract_validates_and_lints() -> None:
+    from falsifiers.test_tokenize_contract import contract_errors
+
     assert (ROOT / "contracts" / CONTRACT).is_file()
-    assert _contract_errors(ROOT) == []
+    assert contract_errors(ROOT, CONTRACT) == []
 
 
 @pytest.mark.falsifies("FALSIFY-HANDOFF-012")
 def test_lint_reports_a_broken_handoff_contract(tmp_path: Path) -> None:
-    import shutil
+    from falsifiers.test_tokenize_contract import contract_errors, copy_repo
 
-    skip = shutil.ignore_patterns("__pycache__", "data", "*.bin")
-    for name in ("contracts", "falsifiers", "tests", "tokenizer", "trainer", "safeio", "apr", "pv", "benchmarks"):
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, tmp_path / name, ignore=skip)
-    (tmp_path / "pyproject.toml").write_text("")
-    assert _contract_errors(tmp_path) == []
+    copy_repo(tmp_path)
+    assert contract_errors(tmp_path, CONTRACT) == []
     path = tmp_path / "contracts" / CONTRACT
     text = path.read_text()
     broken = (text.replace("::test_a_stray_shard_is_refused", "::test_a_stray_shard_is_refused_renamed")
               .replace("    - trainer/shard_checks.py\n", "    - trainer/no_such_module.py\n"))
     assert broken != text
     path.write_text(broken)
-    errors = _contract_errors(tmp_path)
+    errors = contract_errors(tmp_path, CONTRACT)
     assert any("test-binding" in e and "FALSIFY-HANDOFF-003" in e for e in errors), errors
     assert any("references" in e and "no_such_module.py" in e for e in errors), errors
