@@ -181,12 +181,13 @@ def writer_lock(out: Path) -> Iterator[Path]:
 
     The lock is an OS file lock (:func:`safeio.exclusive_lock`): the kernel drops it when its holder
     dies, so a crashed or killed run never blocks ``--resume``. ``out`` is created for the lock file
-    and removed again if the run leaves nothing in it (a refused run leaves no trace).
+    (with any missing parents) and removed again if the run leaves nothing in it (a refused run
+    leaves no trace).
     """
     if out.exists() and not out.is_dir():
         raise TokenizeError("output exists and is not a directory", where=str(out),
                             fix="choose a directory path for --output")
-    created = not out.exists()
+    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
     out.mkdir(parents=True, exist_ok=True)
     try:
         with exclusive_lock(out / LOCK_FILE):
@@ -197,9 +198,11 @@ def writer_lock(out: Path) -> Iterator[Path]:
             fix="wait for that run to finish, or stop it; a killed run's lock is released by the kernel, so "
             "`--resume` works right after a crash") from None
     finally:
-        if created:
-            with contextlib.suppress(OSError):
-                out.rmdir()  # only succeeds when empty
+        for p in created:
+            try:
+                p.rmdir()  # only succeeds when empty
+            except OSError:
+                break
 
 
 def _remove_stale(out: Path, keep: int) -> None:

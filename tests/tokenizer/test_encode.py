@@ -189,8 +189,8 @@ def test_manifest_is_valid_json_with_schema_name(tmp_path: Path) -> None:
 def test_a_refused_run_leaves_nothing_and_a_finished_one_leaves_no_lock(tmp_path: Path) -> None:
     corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:5])
     with pytest.raises(TokenizeError, match="EOS token"):
-        _run(corpus, tmp_path / "refused", eos_token="<eos>")
-    assert not (tmp_path / "refused").exists()  # the lock's directory is removed again
+        _run(corpus, tmp_path / "refused" / "deep" / "out", eos_token="<eos>")
+    assert not (tmp_path / "refused").exists()  # the lock's directories are removed again
     _run(corpus, tmp_path / "ok")
     assert not (tmp_path / "ok" / LOCK_FILE).exists()
     stale = tmp_path / "stale"  # a run SIGKILLed before its first manifest leaves only its lock file
