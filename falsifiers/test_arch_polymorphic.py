@@ -378,3 +378,72 @@ def test_relaxed_bound_rejects_oversized_tokenizer(model_vocab: int, excess: int
             preflight_tokenizer_vocab(model_vocab + excess, model_vocab, init_is_some=init_is_some)
     # Falsification: an "anything goes under init" gate lets the same oversized tokenizer through.
     assert _accepts(_gate_anything_goes_under_init, model_vocab + excess, model_vocab)
+
+
+def _gapped_tokenizer(root: Path, n_ids: int = 512, max_id: int = 511_000) -> Path:
+    """A HF tokenizer.json with ``n_ids`` ids spread over 0..max_id (BPE entries and one added token)."""
+    step = max_id // (n_ids - 1)
+    vocab = {f"t{i}": i * step for i in range(n_ids - 1)}
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "tokenizer.json").write_text(json.dumps({
+        "model": {"type": "BPE", "vocab": vocab, "merges": []},
+        "added_tokens": [{"id": max_id, "content": "<|endoftext|>", "special": True}],
+    }))
+    return root
+
+
+def _count_gate(t: int, m: int, init: bool, *, max_token_id: int | None = None) -> None:
+    """The gate before the id-space fix: fed the distinct count, blind to gaps."""
+    preflight_tokenizer_vocab(t, m, init)
+
+
+def _id_safety_violations(gate: Callable[..., None], cases: list[tuple[set[int], int, bool]]) -> list[str]:
+    """Where ``gate`` passes although some id of the tokenizer would index past the model's table."""
+    out = []
+    for ids, model_vocab, init in cases:
+        try:
+            gate(len(ids), model_vocab, init, max_token_id=max(ids))
+        except PreflightError:
+            continue
+        if max(ids) >= model_vocab:
+            out.append(f"{len(ids)} ids up to {max(ids)} passed against {model_vocab} rows (init={init})")
+    return out
+
+
+@pytest.mark.falsifies("FALSIFY-ARCH-011")
+@settings(max_examples=300, deadline=None)
+@given(ids=st.sets(st.integers(min_value=0, max_value=2**20), min_size=1, max_size=40),
+       model_vocab=st.integers(min_value=1, max_value=2**20 + 1), init=st.booleans())
+def test_preflight_pass_means_every_id_indexes_a_row(ids: set[int], model_vocab: int, init: bool) -> None:
+    """The contract's safety obligation itself, over id sets with gaps: pass => max id < model_vocab."""
+    assert _id_safety_violations(preflight_tokenizer_vocab, [(ids, model_vocab, init)]) == []
+    # Falsification: the count-fed gate passes 512 ids spread over 0..511,000 against 512 rows.
+    gapped = {i * 1000 for i in range(511)} | {511_000}
+    assert _id_safety_violations(_count_gate, [(gapped, 512, False), (gapped, 512, True)]) != []
+
+
+@pytest.mark.falsifies("FALSIFY-ARCH-011", "FALSIFY-HANDOFF-006")
+def test_gap_id_tokenizer_is_refused_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The reproduction: 512 ids over 0..511,000 passed the strict gate of a 512-row model (test-tiny)
+    and an out-of-range id was only caught when a batch drew it, at step 108."""
+    import numpy as np
+
+    from apr.cli import main
+    from trainer.tokenizer_info import read_tokenizer_vocab
+
+    _gapped_tokenizer(tmp_path / "tok")
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (np.arange(40_000, dtype="<u4") % 512).tofile(shards / "shard-00000.bin")
+    rc = main(["pretrain", "--mode", "from-scratch", "--model-config", "test-tiny",
+               "--tokenizer", str(tmp_path / "tok"), "--shards-dir", str(shards), "--steps", "2",
+               "--batch-size", "2", "--seq-len", "16", "--device", "cpu", "--progress", "off",
+               "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "vocab-strict" in err and "511,001" in err, err
+    assert not (tmp_path / "run" / "checkpoint.apr").exists()
+    tok = read_tokenizer_vocab(tmp_path / "tok")
+    assert (tok.size, tok.id_space) == (512, 511_001)
+    for init_is_some in (False, True):
+        with pytest.raises(PreflightError, match=r"id space=511,001 \(max id 511,000; only 512 distinct ids"):
+            preflight_tokenizer_vocab(tok.size, 512, init_is_some, max_token_id=tok.max_id)

@@ -30,7 +30,7 @@ def _failed_gates(root: Path) -> dict[str, list[str]]:
 def repo_copy(tmp_path: Path) -> Path:
     for name in ("contracts", "falsifiers", "tests"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "data"))
-    for name in ("trainer", "tokenizer", "benchmarks"):
+    for name in ("trainer", "tokenizer", "safeio", "apr", "benchmarks"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "pyproject.toml").write_text("")
     return tmp_path

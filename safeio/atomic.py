@@ -17,6 +17,29 @@ from typing import BinaryIO
 _CREATE = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux /proc), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def give_default_permissions(path: str | os.PathLike[str]) -> None:
+    """Set ``path``'s mode to what a plain ``open(path, "w")`` would have created (0o666 minus the umask).
+
+    For files a library writes by itself with a private mode: safetensors' ``save_file`` writes a
+    temp file and renames it, leaving 0600 whatever the umask.
+    """
+    os.chmod(path, 0o666 & ~current_umask())
+
+
 def fsync_dir(directory: str | os.PathLike[str]) -> None:
     """Make renames and creations in ``directory`` survive power loss (best effort where unsupported)."""
     with contextlib.suppress(OSError):  # some filesystems (and Windows) cannot fsync a directory

@@ -130,7 +130,8 @@ def _plain_chunks(f: CorpusFile, idx: int, start: int, limit: int, chunk_bytes: 
             pos = end
 
 
-def _open_stream(f: CorpusFile, raw: BinaryIO) -> io.BufferedIOBase:
+def open_decompressed(f: CorpusFile, raw: BinaryIO) -> io.BufferedIOBase:
+    """The decompressed JSONL stream of a .jsonl.gz or .jsonl.zst file opened as ``raw``."""
     if f.format == "jsonl.gz":
         return gzip.GzipFile(fileobj=raw, mode="rb")
     import zstandard
@@ -139,7 +140,7 @@ def _open_stream(f: CorpusFile, raw: BinaryIO) -> io.BufferedIOBase:
     return io.BufferedReader(reader, BLOCK)  # type: ignore[arg-type]
 
 
-def _decompress_errors() -> tuple[type[BaseException], ...]:
+def decompress_errors() -> tuple[type[BaseException], ...]:
     import zstandard
 
     return (OSError, EOFError, zlib.error, zstandard.ZstdError)
@@ -147,7 +148,7 @@ def _decompress_errors() -> tuple[type[BaseException], ...]:
 
 def _compressed_chunks(f: CorpusFile, idx: int, start: int, chunk_bytes: int, seq: int) -> Iterator[Chunk]:
     try:
-        with open(f.path, "rb") as raw, _open_stream(f, raw) as fh:
+        with open(f.path, "rb") as raw, open_decompressed(f, raw) as fh:
             left = start
             while left > 0:  # forward only: skip what a resumed run already encoded
                 skipped = fh.read(min(left, 1 << 20))
@@ -165,7 +166,7 @@ def _compressed_chunks(f: CorpusFile, idx: int, start: int, chunk_bytes: int, se
                             end=pos + len(data), progress=min(raw.tell(), f.size), data=data)
                 seq += 1
                 pos += len(data)
-    except _decompress_errors() as exc:
+    except decompress_errors() as exc:
         raise TokenizeError(f"cannot decompress: {exc}", where=f.rel, fix=f"re-create the {f.format} file") from None
 
 

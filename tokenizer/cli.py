@@ -78,6 +78,7 @@ def _guarded(command: str, fn: Callable[[argparse.Namespace], int]) -> Callable[
     """Turn library errors into a located message and an exit code instead of a traceback."""
 
     def handler(args: argparse.Namespace) -> int:
+        from safeio import NotRegularFileError
         from tokenizer.errors import TokenizeError
 
         try:
@@ -85,6 +86,9 @@ def _guarded(command: str, fn: Callable[[argparse.Namespace], int]) -> Callable[
         except TokenizeError as exc:
             print(f"apr tokenize {command}: error: {exc.render()}", file=sys.stderr)
             return exc.exit_code
+        except NotRegularFileError as exc:  # a FIFO, device or directory where a file was expected
+            print(f"apr tokenize {command}: error: {exc}\n  how to fix: point at a regular file", file=sys.stderr)
+            return 2
 
     return handler
 
@@ -206,14 +210,25 @@ def _merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokenizer_info_arg(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from tokenizer.loader import load_tokenizer
+    from tokenizer.outdir import tokenizer_info
+
+    return tokenizer_info(load_tokenizer(path))
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from tokenizer.shards import verify_output
 
-    report = verify_output(args.dir, check_sha=args.sha256, check_ids=args.check_ids)
+    report = verify_output(args.dir, check_sha=args.sha256, check_ids=args.check_ids,
+                           tokenizer=_tokenizer_info_arg(args.tokenizer))
     m = report.manifest
     if args.json:
         _emit_json({
-            "ok": report.ok, "problems": report.problems, "notes": report.notes,
+            "ok": report.ok, "problems": report.problems, "notes": report.notes, "unchecked": report.unchecked,
+            "id_bound": report.id_bound,
             "complete": m.complete, "repaired": m.repaired, "shards": len(m.shards),
             "totals": m.totals.model_dump(), "tokenizer": m.tokenizer.model_dump() if m.tokenizer else None,
             "config": m.config.model_dump() if m.config else None,
@@ -235,24 +250,36 @@ def _inspect(args: argparse.Namespace) -> int:
         if m.run.engine:
             print(f"  engine {m.run.engine}: {m.run.engine_check}")
         print(f"  {m.run.tokens_per_s:,.0f} tokens/s over {m.run.elapsed_s:,.1f} s ({m.run.resumes} resume(s))")
-        checks = "sizes" + (", sha256" if args.sha256 else "") + (", id bound" if args.check_ids else "")
+        checks = "sizes" + (", sha256" if args.sha256 else "") + (
+            f", ids < {report.id_bound:,}" if report.id_bound is not None else "")
         for n in report.notes:
             print(f"  note: {n}")
         for p in report.problems:
             print(f"  PROBLEM: {p}", file=sys.stderr)
         print(f"  shards checked ({checks}): {'OK' if report.ok else f'{len(report.problems)} problem(s)'}")
-    return 0 if report.ok else 3
+        for u in report.unchecked:
+            print(f"  NOT CHECKED: {u}", file=sys.stderr)
+    if not report.ok:
+        return 3
+    if report.unchecked:  # a check that was asked for and not made is not a pass
+        print("apr tokenize inspect: error: a requested check could not be made (see NOT CHECKED above)\n"
+              "  how to fix: pass --tokenizer DIR (the tokenizer the shards were encoded with)", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _repair(args: argparse.Namespace) -> int:
     from tokenizer.shards import repair_manifest
 
-    manifest, problems = repair_manifest(args.dir, vocab_size=args.vocab_size)
+    manifest, problems = repair_manifest(args.dir, vocab_size=args.vocab_size,
+                                         tokenizer=_tokenizer_info_arg(args.tokenizer))
     if args.json:
-        _emit_json({"shards": len(manifest.shards), "tokens": manifest.totals.tokens, "problems": problems})
+        _emit_json({"shards": len(manifest.shards), "tokens": manifest.totals.tokens, "problems": problems,
+                    "id_bound": manifest.tokenizer.max_token_id + 1 if manifest.tokenizer else None})
     else:
+        bound = f"ids < {manifest.tokenizer.max_token_id + 1:,}" if manifest.tokenizer else "no id bound"
         print(f"rebuilt {args.dir}/manifest.json from {len(manifest.shards)} shard(s), "
-              f"{manifest.totals.tokens:,} tokens (marked repaired: not resumable)")
+              f"{manifest.totals.tokens:,} tokens, {bound} (marked repaired: not resumable)")
         for p in problems:
             print(f"  note: {p}", file=sys.stderr)
     return 0
@@ -380,10 +407,16 @@ def _add_merge(sub: argparse._SubParsersAction) -> None:
 def _add_inspect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="summarize a manifest and validate its shards",
                        description="Print the manifest summary and check every shard against it "
-                       "(names, sizes, size % 4, token totals). Exit 3 on any problem.")
+                       "(names, sizes, size % 4, token totals). Exit 3 on any problem, 2 when a requested "
+                       "check could not be made.")
     p.add_argument("dir", type=Path, help="an encode-corpus output directory")
     p.add_argument("--sha256", action="store_true", help="also verify every shard's sha256")
-    p.add_argument("--check-ids", action="store_true", help="also read every id and check it is below the vocab")
+    p.add_argument("--check-ids", action="store_true",
+                   help="also read every id and check it is below the tokenizer's id space (the manifest's record, "
+                   "else --tokenizer's); exit 2 if neither is known, never a silent OK")
+    p.add_argument("--tokenizer", type=Path, default=None,
+                   help="the tokenizer directory the shards were encoded with, for --check-ids on a manifest that "
+                   "records none (repair-manifest output)")
     _finish(p, "inspect", _inspect, "machine-readable output")
 
 
@@ -393,4 +426,7 @@ def _add_repair(sub: argparse._SubParsersAction) -> None:
                        "manifest is kept as a backup. The result cannot be resumed (no corpus position).")
     p.add_argument("dir", type=Path, help="an encode-corpus output directory")
     p.add_argument("--vocab-size", type=_positive_int, default=None, help="also check every id is below this")
+    p.add_argument("--tokenizer", type=Path, default=None,
+                   help="record this tokenizer's bound (default: the previous manifest's) and check every id "
+                   "against it")
     _finish(p, "repair-manifest", _repair, "machine-readable output")

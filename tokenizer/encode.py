@@ -51,7 +51,7 @@ from tokenizer.manifest import (
     write_manifest,
 )
 from tokenizer.options import DEFAULT_EOS_TOKEN, MAX_WORKERS, EncodeOptions
-from tokenizer.outdir import corpus_info, prepare_output, tokenizer_info
+from tokenizer.outdir import corpus_info, prepare_output, tokenizer_info, writer_lock
 from tokenizer.preflight import check_roundtrip, choose_encoder, sample_documents
 from tokenizer.progress import QuietReporter, Reporter
 from tokenizer.tasks import plan_task
@@ -228,9 +228,15 @@ def encode_corpus(
 ) -> Manifest:
     """Encode ``opts.corpus`` (or one array task's slice of it) into ``opts.task_output``; returns the manifest.
 
-    Raises :class:`TokenizeError` for bad input (nothing is written before the preflight passes) and
+    Raises :class:`TokenizeError` for bad input (nothing is written before the preflight passes; a
+    second writer into the same directory is refused at once, naming the holder) and
     :class:`VerificationError` when the output must not be used.
     """
+    with writer_lock(opts.task_output):  # array tasks write to their own directories, side by side
+        return _encode_locked(opts, tokenizer, reporter)
+
+
+def _encode_locked(opts: EncodeOptions, tokenizer: LoadedTokenizer | None, reporter: Reporter | None) -> Manifest:
     t0 = time.monotonic()
     reporter = reporter or QuietReporter()
     corpus = discover_corpus(opts.corpus, text_field=opts.text_field, exclude=opts.exclude)
@@ -242,7 +248,8 @@ def encode_corpus(
     tok = tokenizer or load_tokenizer(opts.tokenizer)
     config = _encode_config(opts, tok)
     tinfo, cinfo = tokenizer_info(tok), corpus_info(corpus, begin, end)
-    old = prepare_output(out, opts.resume, config, tinfo, cinfo, task, reporter)
+    start = Position(file_index=begin.file_index, offset=begin.offset, line=_start_line(files, begin))
+    old = prepare_output(out, opts.resume, config, tinfo, cinfo, task, files, start, reporter)
     if old is not None and old.complete:
         reporter.note("the manifest says this corpus is already fully encoded; nothing to do")
         return old
@@ -253,14 +260,13 @@ def encode_corpus(
     for n in run_notes + [f"warning: {w}" for w in tok.warnings]:
         reporter.note(n)
     encoder, why, notes, verification = _preflight(opts, tok, files, reporter)
-    start = Position(file_index=begin.file_index, offset=begin.offset, line=_start_line(files, begin))
     manifest = _start_manifest(old, opts, config, tinfo, cinfo, verification, task, start)
     manifest.run = manifest.run.model_copy(update={
         "workers": opts.workers, "engine": encoder.name, "engine_check": why,
         "corpus_root": str(corpus.root.resolve()), "tokenizer_dir": str(tok.directory.resolve()),
         "notes": list(dict.fromkeys(manifest.run.notes + run_notes + notes + tok.warnings)),
     })
-    out.mkdir(parents=True, exist_ok=True)  # only now: a refused run leaves nothing behind
+    out.mkdir(parents=True, exist_ok=True)  # writer_lock removes it again if nothing was written
     write_manifest(out, manifest, durable=opts.durable)
     final = _encode_chunks(opts, manifest, corpus, end, tok, encoder, reporter, t0)
     v = final.verification

@@ -8,6 +8,7 @@ token id live in one place.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -163,6 +164,42 @@ def _parse_merges(raw: list[Any], source: str) -> list[tuple[str, str]]:
     return [(a, b) for a, b in pairs]
 
 
+#: Settings that make encoding random: a tokenizer with any of them set gives different ids for the same
+#: text on two runs, so shards are not reproducible and a resume is not byte-identical.
+NONDETERMINISTIC_SETTINGS = {
+    "dropout": "BPE dropout (merges skipped at random)",
+    "enable_sampling": "subword sampling",
+    "nbest_size": "n-best subword sampling",
+    "alpha": "sampling smoothing (subword regularization)",
+}
+
+
+def _random_settings(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            here = f"{path}.{k}" if path else str(k)
+            if k in NONDETERMINISTIC_SETTINGS and v not in (None, 0, 0.0, False):
+                yield here, v
+            elif k not in ("vocab", "merges"):
+                yield from _random_settings(v, here)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _random_settings(v, f"{path}[{i}]")
+
+
+def check_deterministic(obj: dict[str, Any], source: str) -> None:
+    """Refuse a tokenizer whose encoding is random (BPE dropout, any sampling), naming the setting."""
+    for key in ("model", "normalizer", "pre_tokenizer", "post_processor", "decoder"):
+        for where, value in _random_settings(obj.get(key), key):
+            what = NONDETERMINISTIC_SETTINGS[where.rsplit(".", 1)[-1]]
+            raise _fail(
+                source,
+                f"non-deterministic tokenizer: {where} = {value!r} enables {what}; the same text would encode "
+                "to different ids on two runs, so shards could not be reproduced or resumed byte-identically",
+                f"set {where} to null (it is a training-time regularizer, not for encoding a corpus)",
+            )
+
+
 def parse_tokenizer_json(data: bytes, source: str) -> TokenizerDefinition:
     try:
         obj = json.loads(data)
@@ -179,6 +216,7 @@ def parse_tokenizer_json(data: bytes, source: str) -> TokenizerDefinition:
     if obj.get("normalizer") is not None and not isinstance(obj["normalizer"], dict):
         raise _fail(source, "`normalizer` must be an object or null")
     model = obj["model"]
+    check_deterministic(obj, source)
     model_type = model.get("type") or ("BPE" if "merges" in model else None)
     if model_type != "BPE":
         raise _fail(

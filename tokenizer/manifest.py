@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from safeio import atomic_write_text
+from safeio import NotRegularFileError, atomic_write_text, read_regular_bytes
 from tokenizer.corpus import CorpusFormat
 from tokenizer.errors import TokenizeError
 
@@ -234,12 +234,17 @@ def write_manifest(directory: Path, manifest: Manifest, *, durable: bool = True)
 def read_manifest(directory: Path | str) -> Manifest:
     path = Path(directory) / MANIFEST_FILE
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(path)  # a FIFO or device named manifest.json is refused, not read forever
     except FileNotFoundError:
         raise TokenizeError(
             "no manifest.json", where=str(directory),
             fix="run `apr tokenize repair-manifest DIR` to rebuild one from the shards",
         ) from None
+    except NotRegularFileError as exc:
+        raise TokenizeError(f"is {exc.kind}, not a regular file", where=str(path),
+                            fix="put the manifest file there, or run `apr tokenize repair-manifest DIR`") from None
+    except OSError as exc:
+        raise TokenizeError(f"cannot read the manifest: {exc.strerror or exc}", where=str(path)) from None
     try:
         return Manifest.model_validate_json(data)
     except ValidationError as exc:

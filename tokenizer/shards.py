@@ -26,6 +26,7 @@ from tokenizer.manifest import (
     Manifest,
     RunInfo,
     ShardEntry,
+    TokenizerInfo,
     read_manifest,
     shard_name,
     utc_timestamp,
@@ -105,10 +106,16 @@ class ShardWriter:
 
 
 def shard_files(directory: Path) -> dict[int, Path]:
+    """Every ``shard-NNNNN.bin`` in ``directory`` by index; one that is not a regular file (a directory,
+    a FIFO, a link to a device) is an error naming it, never read, hashed or deleted."""
     out: dict[int, Path] = {}
     for p in directory.iterdir():
         m = SHARD_RE.match(p.name)
         if m:
+            if not p.is_file():
+                kind = "a directory" if p.is_dir() else ("a broken link" if not p.exists() else "not a regular file")
+                raise TokenizeError(f"{p.name} is {kind}, where a shard file is expected", where=str(directory),
+                                    fix=f"move {p.name} out of the shard directory")
             out[int(m.group(1))] = p
     return out
 
@@ -126,18 +133,43 @@ class VerifyReport:
     manifest: Manifest
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Checks that were asked for but could not be made, with the reason; never reported as passed.
+    unchecked: list[str] = field(default_factory=list)
+    #: The id bound the shards were checked against (None when ids were not checked).
+    id_bound: int | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify_output(directory: Path | str, *, check_sha: bool = False, check_ids: bool = False) -> VerifyReport:
-    """Check every shard against the manifest: names, sizes (% 4), token sums, and optionally sha/ids."""
+def _id_bound(manifest: Manifest, tokenizer: TokenizerInfo | None, report: VerifyReport) -> int | None:
+    """The id space (max id + 1) to check against: the manifest's record, else the given tokenizer's."""
+    recorded = manifest.tokenizer
+    if recorded is not None and tokenizer is not None and recorded.sha256 != tokenizer.sha256:
+        report.problems.append(
+            f"the given tokenizer (sha256 {tokenizer.sha256[:12]}…) is not the one the manifest records "
+            f"(sha256 {recorded.sha256[:12]}…)")
+    info = recorded or tokenizer
+    if info is None:
+        report.unchecked.append(
+            "id bound: the manifest records no tokenizer (a repair-manifest output?) and no --tokenizer was given")
+        return None
+    return info.max_token_id + 1
+
+
+def verify_output(directory: Path | str, *, check_sha: bool = False, check_ids: bool = False,
+                  tokenizer: TokenizerInfo | None = None) -> VerifyReport:
+    """Check every shard against the manifest: names, sizes (% 4), token sums, and optionally sha/ids.
+
+    Ids are checked against the id space the manifest records, else ``tokenizer``'s; when neither is
+    known the check is listed in ``unchecked`` rather than passed.
+    """
     directory = Path(directory)
     manifest = read_manifest(directory)
     report = VerifyReport(manifest=manifest)
-    bound = manifest.tokenizer.effective_vocab_count if manifest.tokenizer else None
+    bound = _id_bound(manifest, tokenizer, report) if check_ids else None
+    report.id_bound = bound
     total = 0
     for i, entry in enumerate(manifest.shards):
         path = directory / entry.name
@@ -186,12 +218,27 @@ def verify_output(directory: Path | str, *, check_sha: bool = False, check_ids: 
     return report
 
 
-def repair_manifest(directory: Path | str, *, vocab_size: int | None = None) -> tuple[Manifest, list[str]]:
+def _previous_tokenizer(directory: Path) -> TokenizerInfo | None:
+    """The tokenizer block of the manifest being replaced, if it is still readable."""
+    if not (directory / MANIFEST_FILE).is_file():
+        return None
+    try:
+        return read_manifest(directory).tokenizer
+    except TokenizeError:
+        return None
+
+
+def repair_manifest(directory: Path | str, *, vocab_size: int | None = None,
+                    tokenizer: TokenizerInfo | None = None) -> tuple[Manifest, list[str]]:
     """Rebuild manifest.json from the shard files alone (the old one, if any, is kept as a backup).
 
     Only the contiguous run shard-00000, shard-00001, … of whole-token files is listed; the first gap
     or a file whose size is not a multiple of 4 ends the list and is reported. The result is marked
     ``repaired`` (it has no corpus position, so it cannot be resumed).
+
+    The tokenizer bound is recorded when it is known: from ``tokenizer``, else from the old manifest's
+    tokenizer block. Every listed shard is then checked against it (and against ``vocab_size``), so
+    the recorded bound is true of the shards and ``inspect --check-ids`` can check them later.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -199,6 +246,15 @@ def repair_manifest(directory: Path | str, *, vocab_size: int | None = None) -> 
     files = shard_files(directory)
     problems: list[str] = []
     shards: list[ShardEntry] = []
+    if tokenizer is None:
+        tokenizer = _previous_tokenizer(directory)
+        if tokenizer is not None:
+            problems.append("tokenizer bound carried over from the previous manifest")
+    if tokenizer is None:
+        problems.append("no tokenizer bound recorded (pass --tokenizer DIR to record one); "
+                        "`inspect --check-ids` will need --tokenizer")
+    bounds = [b for b in (vocab_size, tokenizer.max_token_id + 1 if tokenizer else None) if b is not None]
+    bound = min(bounds) if bounds else None
     for i in range(len(files) + 1):
         path = files.get(i)
         if path is None:
@@ -210,10 +266,10 @@ def repair_manifest(directory: Path | str, *, vocab_size: int | None = None) -> 
         if size % 4:
             problems.append(f"{path.name}: size {size} is not a multiple of 4; it and later shards not listed")
             break
-        if vocab_size is not None and size:
+        if bound is not None and size:
             top = int(np.fromfile(path, dtype=TOKEN_DTYPE).max())
-            if top >= vocab_size:
-                problems.append(f"{path.name}: max id {top} >= --vocab-size {vocab_size}; not listed")
+            if top >= bound:
+                problems.append(f"{path.name}: max id {top} >= the id bound {bound}; it and later shards not listed")
                 break
         shards.append(ShardEntry(name=path.name, tokens=size // 4, bytes=size, sha256=sha256_file(path)))
     old = directory / MANIFEST_FILE
@@ -226,6 +282,7 @@ def repair_manifest(directory: Path | str, *, vocab_size: int | None = None) -> 
     manifest = Manifest(
         producer=f"{PRODUCER} (repair-manifest)",
         repaired=True,
+        tokenizer=tokenizer,
         totals=Counters(tokens=sum(s.tokens for s in shards)),
         shards=shards,
         run=RunInfo(started_at=now, updated_at=now, notes=["rebuilt from shard files; corpus position unknown"]),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from safeio import close_inherited_locks
 from tokenizer.chunks import Chunk
 from tokenizer.encoders import Encoder, EncoderSpec, build_encoder
 from tokenizer.pieces import PieceGuard
@@ -79,9 +80,11 @@ def _exit_when_orphaned(parent_pid: int, every_s: float) -> None:
 
 def init_pool_worker(parent_pid: int, key: str, spec: EncoderSpec, job: JobSpec) -> None:
     """Pool initializer. A forked worker inherits both ends of the task pipe, so it would never see
-    EOF if the main process were SIGKILLed; a watchdog ends it within a second instead."""
+    EOF if the main process were SIGKILLed; a watchdog ends it within a second instead. It also
+    inherits the output directory's lock, which it closes so only the main process's life holds it."""
     if os.getppid() != parent_pid:
         os._exit(1)
+    close_inherited_locks()
     threading.Thread(target=_exit_when_orphaned, args=(parent_pid, 0.5), daemon=True).start()
     init_worker(key, spec, job)
 

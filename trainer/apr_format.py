@@ -33,13 +33,13 @@ import json
 import mmap
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from safeio import AtomicFile
 from trainer.errors import TrainerInputError
 
 if TYPE_CHECKING:
@@ -172,32 +172,26 @@ def write_apr(
     )
     head += struct.pack("<I", zlib.crc32(head))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
+    # safeio.AtomicFile: temp file beside the target with the permissions open() gives under the umask
+    # (mkstemp's 0600 locked collaborators on a shared filesystem out of every checkpoint), fsync, rename.
+    with AtomicFile(path) as fh:
         crc = 0
-        with os.fdopen(fd, "wb") as fh:
 
-            def emit(b: bytes) -> None:
-                nonlocal crc
-                fh.write(b)
-                crc = zlib.crc32(b, crc)
+        def emit(b: bytes) -> None:
+            nonlocal crc
+            fh.write(b)
+            crc = zlib.crc32(b, crc)
 
-            emit(head)
-            emit(meta_bytes)
-            emit(index_bytes)
-            emit(b"\0" * (data_off - index_off - len(index_bytes)))
-            pos = 0
-            for entry, blob in zip(index, blobs, strict=True):
-                emit(b"\0" * (entry["offset"] - pos))
-                emit(blob)
-                pos = entry["offset"] + len(blob)
-            fh.write(_FOOTER.pack(FOOTER_MAGIC, crc))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        emit(head)
+        emit(meta_bytes)
+        emit(index_bytes)
+        emit(b"\0" * (data_off - index_off - len(index_bytes)))
+        pos = 0
+        for entry, blob in zip(index, blobs, strict=True):
+            emit(b"\0" * (entry["offset"] - pos))
+            emit(blob)
+            pos = entry["offset"] + len(blob)
+        fh.write(_FOOTER.pack(FOOTER_MAGIC, crc))
     return path
 
 

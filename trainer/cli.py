@@ -48,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--init", type=Path, help="init checkpoint: X.apr or a HF directory (config.json + *.safetensors)")
     p.add_argument("--tokenizer", type=Path, required=True,
                    help="tokenizer dir or file (tokenizer.json, a JSON with vocab_size, or *.tiktoken)")
-    p.add_argument("--shards-dir", type=Path, required=True, help="directory of shard-*.bin (+ manifest.json)")
+    p.add_argument("--shards-dir", type=Path, required=True,
+                   help="an encode-corpus output: manifest.json and exactly the shard-*.bin it lists, verified")
     p.add_argument("--model-config", dest="model_config_name",
                    help=f"from-scratch architecture: a preset ({', '.join(PRESETS)}) or a HF config.json; "
                    "default qwen2-0.5b")
@@ -67,7 +68,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True,
-                   help="run directory (train.log, metrics.jsonl, summary.json, checkpoint.apr)")
+                   help="run directory (train.log, metrics.jsonl, summary.json, checkpoint.apr); must be empty "
+                   "or new unless --resume continues it or --overwrite replaces it")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace the run files (and resume/) a previous run left in --out")
+    p.add_argument("--allow-unverified", action="store_true", default=None,
+                   help="train on shards whose manifest is incomplete, repaired or failed verification; warned "
+                   "about and recorded in summary.json. Missing, stray or modified shards are refused regardless")
     p.add_argument("--target-val-loss", type=float, help="exit 1 unless the final val_loss is <= this")
     p.add_argument("--ce-chunk-tokens", type=int, help="rows per chunk of the LM-head cross-entropy")
     p.add_argument("--progress", default="auto", choices=["auto", "on", "off"],

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from safeio import give_default_permissions
 from trainer.apr_format import read_apr
 from trainer.checkpoint import save_model
 from trainer.config import ConfigError, config_to_hf, model_config_for
@@ -53,4 +54,5 @@ def apr_to_hf(apr_path: str | Path, out_dir: str | Path, *, pad_vocab_to: int | 
     (out / "config.json").write_text(json.dumps(hf, indent=2) + "\n", encoding="utf-8")
     contiguous = {k: v.contiguous() for k, v in tensors.items()}
     save_file(contiguous, str(out / "model.safetensors"), metadata={"format": "pt"})
+    give_default_permissions(out / "model.safetensors")  # safetensors writes 0600
     return out

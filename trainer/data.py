@@ -1,8 +1,8 @@
 """Memory-mapped token shards, a held-out validation range, and a deterministic training sampler.
 
 Shards are little-endian uint32 ``shard-*.bin`` files (the tokenizer's ``encode-corpus`` output),
-optionally described by a ``manifest.json``, read through the tokenizer's own manifest model
-(``tokenizer.manifest.Manifest``) so the two sides cannot disagree on a key. The stream is cut
+exactly those its ``manifest.json`` lists, in its order; the manifest is read through the tokenizer's
+own model (``tokenizer.manifest.Manifest``) so the two sides cannot disagree on a key. The stream is cut
 into non-overlapping windows of ``seq_len + 1`` tokens (inputs + shifted targets) that never
 cross a shard boundary. The *last* windows of the stream are the validation split; the training
 sampler draws only from window ids below that range, so a held-out token can never be trained on,
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from safeio import sha256_file
 from tokenizer.errors import TokenizeError
 from tokenizer.manifest import MANIFEST_FILE, Manifest, read_manifest
 from trainer.errors import RunStopped, TrainerInputError
@@ -58,9 +57,15 @@ def _read_manifest(directory: Path) -> Manifest | None:
 
 
 class ShardSet:
-    """All shards of a directory, memory-mapped, with window bookkeeping and the train/val split."""
+    """The shards a manifest lists, memory-mapped in its order, with window bookkeeping and the train/val split.
 
-    def __init__(self, shards_dir: str | Path, seq_len: int, *, val_fraction: float = 0.05, min_val_windows: int = 1):
+    Only listed shards are read: a ``shard-*.bin`` the manifest does not name is never training or
+    validation data (``trainer.shard_checks`` refuses a directory that holds one). The integrity of
+    the listed files (sha256, completeness, verification) is checked there, before this is built.
+    """
+
+    def __init__(self, shards_dir: str | Path, seq_len: int, *, val_fraction: float = 0.05, min_val_windows: int = 1,
+                 manifest: Manifest | None = None):
         self.dir = Path(shards_dir)
         if seq_len < 1:
             raise DataError(f"seq_len must be >= 1, got {seq_len}")
@@ -68,24 +73,23 @@ class ShardSet:
             raise DataError(f"val_fraction must be in (0, 1), got {val_fraction}")
         if not self.dir.is_dir():
             raise DataError(f"{self.dir}: shards directory does not exist")
-        paths = sorted(self.dir.glob("shard-*.bin"))
-        if not paths:
-            raise DataError(f"{self.dir}: no shard-*.bin files (run `apr tokenize encode-corpus` first)")
-        self.manifest = _read_manifest(self.dir)
-        if self.manifest is not None and not self.manifest.complete:
-            raise DataError(
-                f"{self.dir / MANIFEST_FILE}: the manifest marks these shards incomplete (an interrupted encode); "
-                "finish it with `apr tokenize encode-corpus --resume` first"
-            )
-        counts = {e.name: e.tokens for e in self.manifest.shards} if self.manifest is not None else {}
+        self.manifest = manifest if manifest is not None else _read_manifest(self.dir)
+        if self.manifest is None:
+            raise DataError(f"{self.dir}: no manifest.json; the trainer reads only the shards an encode-corpus "
+                            "manifest lists (run `apr tokenize encode-corpus`, or `apr tokenize repair-manifest`)")
+        if not self.manifest.shards:
+            raise DataError(f"{self.dir / MANIFEST_FILE}: lists no shards (run `apr tokenize encode-corpus` first)")
         self.shards: list[Shard] = []
-        for p in paths:
+        for entry in self.manifest.shards:
+            p = self.dir / entry.name
+            if not p.is_file():
+                raise DataError(f"{p}: listed in the manifest but missing or not a regular file")
             size = p.stat().st_size
             if size % TOKEN_DTYPE.itemsize:
                 raise DataError(f"{p}: size {size} is not a multiple of 4 bytes (truncated uint32 shard)")
             n = size // TOKEN_DTYPE.itemsize
-            if p.name in counts and counts[p.name] != n:
-                raise DataError(f"{p}: manifest says {counts[p.name]} tokens, file holds {n} (truncated or stale)")
+            if entry.tokens != n:
+                raise DataError(f"{p}: manifest says {entry.tokens} tokens, file holds {n} (truncated or stale)")
             arr = np.memmap(p, dtype=TOKEN_DTYPE, mode="r") if n else np.zeros(0, dtype=TOKEN_DTYPE)
             self.shards.append(Shard(p, arr, n))
         self.seq_len = seq_len
@@ -126,19 +130,6 @@ class ShardSet:
 
     def val_ids(self) -> range:
         return range(self.n_train, self.n_windows)
-
-    def file_hashes(self) -> dict[str, str]:
-        """sha256 of every shard (+ manifest); a shard whose manifest sha256 disagrees is an error."""
-        expected = {e.name: e.sha256 for e in self.manifest.shards} if self.manifest is not None else {}
-        out = {}
-        for s in self.shards:
-            digest = sha256_file(s.path)
-            if expected.get(s.path.name) not in (None, digest):
-                raise DataError(f"{s.path}: sha256 {digest} differs from the manifest's {expected[s.path.name]}")
-            out[s.path.name] = digest
-        if self.manifest is not None:
-            out[MANIFEST_FILE] = sha256_file(self.dir / MANIFEST_FILE)
-        return out
 
 
 class TrainSampler:

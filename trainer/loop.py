@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,8 +34,9 @@ from trainer.optim import make_optimizer, make_scheduler
 from trainer.parallel import parallelize
 from trainer.preflight import PreflightError
 from trainer.reporter import Reporter
-from trainer.resume import load_resume_state, save_resume_state, trim_metrics
+from trainer.resume import load_resume_state, save_resume_state, trim_log, trim_metrics
 from trainer.run_config import RunConfig
+from trainer.run_dir import clear_run_files
 from trainer.state import Run, seed_everything
 from trainer.step import evaluate, next_batch, train_step
 from trainer.summary import build_summary, checkpoint_provenance, verdict
@@ -62,7 +64,8 @@ def run_pretrain(
     """
     run = setup(cfg, dist=dist, stream=stream)
     try:
-        evaluate(run)
+        if run.step == 0:  # a resumed run evaluates at its resume step below, if that step is due, once
+            evaluate(run)
         while run.step < cfg.steps:
             if run.step > 0 and run.step % cfg.eval_every == 0:
                 evaluate(run)
@@ -93,6 +96,7 @@ def setup(cfg: RunConfig, *, dist: DistContext | None = None, stream: TextIO | N
     device = resolve_device(cfg.device)
     # Every input gate above ran on every rank before this first collective (fail fast everywhere).
     ctx, device = distributed.start(ctx, device, cfg.dist_timeout_s)
+    removed = clear_run_files(cfg.out) if cfg.overwrite and ctx.is_main else []  # every rank has checked --out
     seed_everything(cfg.seed)
     lm, init_report = build_model(inputs.model_cfg, cfg.init)
     lm.to(device).train()
@@ -110,8 +114,9 @@ def setup(cfg: RunConfig, *, dist: DistContext | None = None, stream: TextIO | N
     if cfg.resume is not None:
         resumed = load_resume_state(cfg.resume, model=model, optimizer=optimizer, scheduler=scheduler,
                                     sampler=sampler, cfg=cfg, ctx=ctx)
-        if ctx.is_main:  # before the reporter reopens metrics.jsonl for appending
+        if ctx.is_main:  # before the reporter reopens metrics.jsonl and train.log for appending
             trim_metrics(cfg.out / "metrics.jsonl", resumed.step)
+            trim_log(cfg.out / "train.log", resumed.step)
     # The global eval set (same windows whatever the world size), split disjointly over ranks.
     val_ids = list(inputs.shards.val_ids())[: cfg.eval_batches * cfg.batch_size * ctx.world_size]
     reporter = Reporter(cfg.out, ctx.is_main, cfg.steps, cfg.progress, stream, append=resumed is not None)
@@ -126,6 +131,14 @@ def setup(cfg: RunConfig, *, dist: DistContext | None = None, stream: TextIO | N
         f"train_windows={inputs.shards.n_train} val_windows={inputs.shards.n_val} (eval on {len(val_ids)}) "
         f"ln(vocab)={math.log(lm.cfg.vocab_size):.4f}"
     )
+    if removed:
+        reporter.line(f"--overwrite: removed the previous run's {', '.join(removed)} from {cfg.out}")
+    if not inputs.handoff.verified:
+        warning = (f"WARNING: --allow-unverified: training on shards that are not verified "
+                   f"({'; '.join(inputs.handoff.unverified_reasons)}); summary.json records it")
+        reporter.line(warning)
+        if ctx.is_main:
+            print(warning, file=sys.stderr, flush=True)
     if resumed is not None:
         run.resume_from(resumed)
         reporter.line(f"resumed from {resumed.source} at step {resumed.step}")

@@ -1,11 +1,13 @@
 """Pure preflight gates run before any weight is touched or any step is taken.
 
 The vocab gate is the equation ``qwen_tokenizer_vocab_compatibility`` of contract
-``apr-pretrain-arch-polymorphic-v1``: from scratch the tokenizer and the embedding table must
-agree exactly (``==``); under an init checkpoint the table may carry reserved slots the tokenizer
-never emits (``<=``), but never fewer rows than the tokenizer has ids. Every error names the gate,
-both numbers, the contract and falsifier, and the fix, because the person reading it is usually
-staring at a failed job log, not at this code.
+``apr-pretrain-arch-polymorphic-v1``: from scratch the tokenizer's id space and the embedding
+table must agree exactly (``==``); under an init checkpoint the table may carry reserved slots the
+tokenizer never emits (``<=``), but never fewer rows than the tokenizer's id space. The id space
+is max id + 1, not the number of distinct ids: an embedding lookup indexes by id, so a tokenizer
+with 512 ids spread over 0..511,000 needs 511,001 rows. Every error names the gate, both numbers,
+the contract and falsifier, and the fix, because the person reading it is usually staring at a
+failed job log, not at this code.
 """
 
 from __future__ import annotations
@@ -32,38 +34,61 @@ def _check_positive(tokenizer_vocab: int, model_vocab: int) -> None:
             raise PreflightError("vocab-domain", f"{name} must be a positive int, got {value!r}")
 
 
-def assert_tokenizer_vocab_matches_model(tokenizer_vocab: int, model_vocab: int) -> None:
-    """Strict gate (from scratch): the embedding table has exactly one row per tokenizer id."""
+def tokenizer_id_space(tokenizer_vocab: int, max_token_id: int | None) -> int:
+    """Rows needed for every id the tokenizer emits: ``max_token_id + 1`` (the count when ids are 0..N-1)."""
+    if max_token_id is None:
+        return tokenizer_vocab
+    if isinstance(max_token_id, bool) or not isinstance(max_token_id, int) or max_token_id + 1 < tokenizer_vocab:
+        raise PreflightError(
+            "vocab-domain", f"max_token_id must be an int >= tokenizer_vocab - 1 = {tokenizer_vocab - 1}, "
+            f"got {max_token_id!r}")
+    return max_token_id + 1
+
+
+def _describe(tokenizer_vocab: int, id_space: int) -> str:
+    if id_space == tokenizer_vocab:
+        return f"tokenizer_vocab={tokenizer_vocab:,}"
+    return (f"tokenizer id space={id_space:,} (max id {id_space - 1:,}; only {tokenizer_vocab:,} distinct ids, "
+            "with gaps)")
+
+
+def assert_tokenizer_vocab_matches_model(tokenizer_vocab: int, model_vocab: int, *,
+                                         max_token_id: int | None = None) -> None:
+    """Strict gate (from scratch): the embedding table has exactly one row per id of the tokenizer's id space."""
     _check_positive(tokenizer_vocab, model_vocab)
-    if tokenizer_vocab != model_vocab:
+    space = tokenizer_id_space(tokenizer_vocab, max_token_id)
+    if space != model_vocab:
         raise PreflightError(
             "vocab-strict",
-            f"tokenizer_vocab={tokenizer_vocab:,} != model_vocab={model_vocab:,}. A from-scratch run "
-            f"sizes the embedding table to the tokenizer (contract {CONTRACT}, FALSIFY-ARCH-006). "
-            f"Fix: use a model config with vocab_size={tokenizer_vocab}, or pass --init with a checkpoint "
-            "whose table covers the tokenizer (the relaxed <= bound then applies).",
+            f"{_describe(tokenizer_vocab, space)} != model_vocab={model_vocab:,}. A from-scratch run needs one "
+            f"embedding row per tokenizer id, no more and no fewer (contract {CONTRACT}, FALSIFY-ARCH-006). "
+            f"Fix: use a model config with vocab_size={space} (a HF config.json as --model-config), or pass "
+            "--init with a checkpoint whose table covers the tokenizer (the relaxed <= bound then applies).",
         )
 
 
-def assert_tokenizer_vocab_within_model_bound(tokenizer_vocab: int, model_vocab: int) -> None:
+def assert_tokenizer_vocab_within_model_bound(tokenizer_vocab: int, model_vocab: int, *,
+                                              max_token_id: int | None = None) -> None:
     """Relaxed gate (init): every emitted id must index a row; extra rows are reserved slots."""
     _check_positive(tokenizer_vocab, model_vocab)
-    if tokenizer_vocab > model_vocab:
+    space = tokenizer_id_space(tokenizer_vocab, max_token_id)
+    if space > model_vocab:
         raise PreflightError(
             "vocab-bound",
-            f"tokenizer_vocab={tokenizer_vocab:,} > model_vocab={model_vocab:,}: ids "
-            f"{model_vocab}..{tokenizer_vocab - 1} would index past the init's embedding table "
-            f"(contract {CONTRACT}, FALSIFY-ARCH-010). Fix: use the tokenizer the init was trained "
-            "with, or an init whose vocab_size is at least the tokenizer's.",
+            f"{_describe(tokenizer_vocab, space)} > model_vocab={model_vocab:,}: ids "
+            f"{model_vocab}..{space - 1} would index past the init's embedding table "
+            f"(contract {CONTRACT}, FALSIFY-ARCH-010/011). Fix: use the tokenizer the init was trained "
+            "with, or an init whose vocab_size is at least the tokenizer's id space.",
         )
 
 
-def preflight_tokenizer_vocab(tokenizer_vocab: int, model_vocab: int, init_is_some: bool) -> None:
-    """Route: init -> relaxed (<=) gate, no init -> strict (==) gate."""
+def preflight_tokenizer_vocab(tokenizer_vocab: int, model_vocab: int, init_is_some: bool, *,
+                              max_token_id: int | None = None) -> None:
+    """Route: init -> relaxed (<=) gate, no init -> strict (==) gate; both on the id space (max id + 1)."""
     if init_is_some:
-        assert_tokenizer_vocab_within_model_bound(tokenizer_vocab, model_vocab)
+        assert_tokenizer_vocab_within_model_bound(tokenizer_vocab, model_vocab, max_token_id=max_token_id)
     else:
-        assert_tokenizer_vocab_matches_model(tokenizer_vocab, model_vocab)
+        assert_tokenizer_vocab_matches_model(tokenizer_vocab, model_vocab, max_token_id=max_token_id)
 
 
 def check_init_tensors(

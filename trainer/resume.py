@@ -25,6 +25,7 @@ import base64
 import json
 import os
 import random
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,27 +35,23 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from safeio import atomic_write_text, fsync_dir
+from safeio import atomic_write_text, fsync_dir, give_default_permissions, read_regular_bytes
 from trainer.apr_format import read_apr
 from trainer.checkpoint import write_checkpoint
 from trainer.data import TrainSampler
 from trainer.distributed import DistContext, broadcast_bytes, gather_bytes
-from trainer.errors import TrainerInputError
 from trainer.parallel import ParallelModel
+from trainer.resume_state import ResumeError, read_latest, validate_resume_point
+from trainer.run_dir import RESUME_DIRNAME
 
-RESUME_DIRNAME = "resume"
 LATEST = "latest.json"
-FORMAT = "apr-resume-1"
+FORMAT = "apr-resume-1"  # trainer.resume_state.State.format
 
 #: RunConfig fields that shape the training trajectory; a resume must not change any of them.
 TRAJECTORY_FIELDS = (
     "mode", "init", "model_config_name", "steps", "batch_size", "seq_len", "lr", "min_lr_ratio", "warmup",
     "weight_decay", "beta1", "beta2", "grad_clip", "val_fraction", "max_epochs", "seed", "ce_chunk_tokens",
 )
-
-
-class ResumeError(TrainerInputError):
-    """No usable resume state, or it belongs to a different run; the message says which field differs."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +159,7 @@ def load_optimizer_full_state(model: ParallelModel, optimizer: torch.optim.Optim
 def _optimizer_to_files(full: dict[str, Any], directory: Path) -> dict[str, Any]:
     tensors = {f"{n}/{k}": v.contiguous() for n, s in full["state"].items() for k, v in s.items()}
     save_file(tensors, str(directory / "optimizer.safetensors"))
+    give_default_permissions(directory / "optimizer.safetensors")  # safetensors writes 0600: resume on shared FS
     return {"param_groups": full["param_groups"], "state_keys": {n: sorted(s) for n, s in full["state"].items()}}
 
 
@@ -182,15 +180,12 @@ def trajectory_config(cfg: Any, world_size: int) -> dict[str, Any]:
     return out
 
 
-def latest_resume_dir(run_dir: Path) -> Path:
-    latest = run_dir / RESUME_DIRNAME / LATEST
-    if not latest.is_file():
+def _require_resume_state(run_dir: Path) -> None:
+    if not (run_dir / RESUME_DIRNAME / LATEST).exists():
         raise ResumeError(
             f"{run_dir}: no resume state ({RESUME_DIRNAME}/{LATEST} is missing); the run must have been started "
             "with --save-every K and reached step K"
         )
-    info = json.loads(latest.read_text(encoding="utf-8"))
-    return run_dir / RESUME_DIRNAME / info["dir"]
 
 
 def save_resume_state(
@@ -268,22 +263,22 @@ def load_resume_state(
     error = ""
     if ctx.is_main:
         try:
-            directory = latest_resume_dir(run_dir)
-            state = json.loads((directory / "state.json").read_text(encoding="utf-8"))
-            if state.get("format") != FORMAT:
-                raise ResumeError(f"{directory}/state.json: format {state.get('format')!r}, expected {FORMAT!r}")
-            want = trajectory_config(cfg, ctx.world_size)
-            diff = {k: (state["trajectory"].get(k), v) for k, v in want.items() if state["trajectory"].get(k) != v}
-            if diff:
-                listed = ", ".join(f"{k}: saved {a!r} != now {b!r}" for k, (a, b) in diff.items())
-                raise ResumeError(f"--resume {run_dir}: this command differs from the interrupted run ({listed})")
-        except (ResumeError, OSError, json.JSONDecodeError, KeyError) as exc:
-            error = str(exc) or type(exc).__name__
+            _require_resume_state(run_dir)
+            validate_resume_point(
+                run_dir, trajectory=trajectory_config(cfg, ctx.world_size), planned_steps=cfg.steps,
+                world_size=ctx.world_size, tokens_per_step=cfg.batch_size * cfg.seq_len * ctx.world_size,
+                sampler_n_train=sampler.n_train, sampler_seed=sampler.seed,
+                batches_per_epoch=sampler.batches_per_epoch, max_epochs=sampler.max_epochs,
+                param_shapes={n: tuple(p.shape) for n, p in model.lm.named_parameters()},
+                model_shapes={n: tuple(t.shape) for n, t in model.lm.checkpoint_tensors().items()},
+            )
+        except ResumeError as exc:
+            error = str(exc)
     error = broadcast_bytes(ctx, error.encode() if ctx.is_main else None).decode()
     if error:
         raise ResumeError(error)
-    directory = latest_resume_dir(run_dir)
-    state = json.loads((directory / "state.json").read_text(encoding="utf-8"))
+    directory, _ = read_latest(run_dir)
+    state = json.loads(read_regular_bytes(directory / "state.json"))
     _, tensors = read_apr(directory / "model.apr")
     model.load_full_state_dict(tensors)
     load_optimizer_full_state(model, optimizer, _optimizer_from_files(directory, state["optimizer"]))
@@ -300,3 +295,20 @@ def trim_metrics(metrics: Path, step: int) -> None:
     kept = [line for line in metrics.read_text(encoding="utf-8").splitlines()
             if line.strip() and json.loads(line).get("step", 0) < step]
     atomic_write_text(metrics, "".join(line + "\n" for line in kept))
+
+
+_LOG_STEP = re.compile(r"^(?:eval )?step=(\d+)\b")
+
+
+def trim_log(log: Path, step: int) -> None:
+    """Cut ``train.log`` at its first line about step ``step`` or later: that tail is redone by the resume.
+
+    Without this the eval at the resume step (and any step the interrupted run got past) would be
+    logged twice, once by each run.
+    """
+    if not log.is_file():
+        return
+    lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
+    cut = next((i for i, line in enumerate(lines) if (m := _LOG_STEP.match(line)) and int(m[1]) >= step), len(lines))
+    if cut < len(lines):
+        atomic_write_text(log, "".join(lines[:cut]))

@@ -47,6 +47,10 @@ class RunConfig(BaseModel):
     activation_checkpointing: bool = Field(default=False, description="recompute each layer's activations")
     compile: bool = Field(default=False, description="torch.compile every decoder layer")
     peak_tflops: float | None = Field(default=None, gt=0, description="dense bf16 peak for MFU (else the table)")
+    # The run directory and the data handoff (trainer/run_dir.py, trainer/shard_checks.py).
+    overwrite: bool = Field(default=False, description="replace the run files already in a non-empty --out")
+    allow_unverified: bool = Field(
+        default=False, description="train on shards whose manifest is incomplete or failed verification (recorded)")
 
     @model_validator(mode="after")
     def _mode_matches_init(self) -> RunConfig:

@@ -118,6 +118,7 @@ def build_summary(run: Run, v: Verdict, checkpoint: Path | None) -> dict[str, An
             "checkpoint": sha256_file(checkpoint) if checkpoint else None,
         },
         "checkpoint": str(checkpoint) if checkpoint else None,
+        "data": run.inputs.handoff.summary(),
         "train_windows": shards.n_train,
         "val_windows": shards.n_val,
         "eval_windows": run.eval_windows,

@@ -1,10 +1,12 @@
-"""How many distinct ids a tokenizer can emit: the ``tokenizer_vocab`` of the preflight gate.
+"""Which ids a tokenizer can emit: the distinct count and the id space (max id + 1) of the preflight gate.
 
-The count is BPE entries plus added/special tokens, counted as distinct ids (the contract's
-precondition). Sources, in order: a HF ``tokenizer.json``; a JSON descriptor stating
-``vocab_size`` (as ``apr tokenize import-tiktoken`` writes); a ``*.tiktoken`` rank file plus the
-special tokens listed next to it. Reading the count from the tokenizer itself (not from the
-model config) is the point: the gate compares two independent numbers.
+Both are taken over BPE entries plus added/special tokens. The gate compares the **id space** with
+the model's rows (the contract's precondition): an embedding lookup indexes by id, so 512 ids spread
+over 0..511,000 need 511,001 rows, however few of them there are. The count is kept for messages.
+Sources, in order: a HF ``tokenizer.json``; a JSON descriptor stating ``effective_vocab_count``
+(+ ``max_token_id``, as ``apr tokenize import-*`` writes) or ``vocab_size``; a ``*.tiktoken`` rank
+file plus the special tokens listed next to it. Reading the numbers from the tokenizer itself (not
+from the model config) is the point: the gate compares two independent numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safeio import read_regular_text
 from trainer.errors import TrainerInputError
 
 _DESCRIPTOR_NAMES = ("tokenizer_meta.json", "tokenizer_manifest.json", "tokenizer.apr.json", "manifest.json")
@@ -26,35 +29,55 @@ class TokenizerInfoError(TrainerInputError):
 
 @dataclass(frozen=True)
 class TokenizerVocab:
-    size: int
+    size: int  #: distinct ids
     source: str
+    max_id: int | None = None  #: the largest id, when the source states it (None: ids are taken as 0..size-1)
+
+    @property
+    def id_space(self) -> int:
+        """Rows an embedding table needs for every id this tokenizer can emit: max id + 1."""
+        return self.size if self.max_id is None else self.max_id + 1
 
 
-def _hf_tokenizer_json(path: Path) -> int:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    vocab = (data.get("model") or {}).get("vocab") or {}
-    ids = set(vocab.values()) if isinstance(vocab, dict) else set(range(len(vocab)))
-    ids.update(int(t["id"]) for t in data.get("added_tokens") or [])
+def _from_ids(ids: set[int], source: Path) -> TokenizerVocab:
     if not ids:
-        raise TokenizerInfoError(f"{path}: tokenizer.json has no vocabulary")
-    return len(ids)
+        raise TokenizerInfoError(f"{source}: the tokenizer has no vocabulary")
+    if min(ids) < 0:
+        raise TokenizerInfoError(f"{source}: token id {min(ids)} is negative")
+    return TokenizerVocab(len(ids), str(source), max(ids))
 
 
-def _descriptor_size(data: dict[str, Any]) -> int | None:
+def _hf_tokenizer_json(path: Path) -> TokenizerVocab:
+    data = json.loads(read_regular_text(path))
+    vocab = (data.get("model") or {}).get("vocab") or {}
+    ids = {int(i) for i in vocab.values()} if isinstance(vocab, dict) else set(range(len(vocab)))
+    ids.update(int(t["id"]) for t in data.get("added_tokens") or [])
+    return _from_ids(ids, path)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _descriptor_size(data: dict[str, Any], source: Path) -> TokenizerVocab | None:
     # effective_vocab_count (distinct ids) first: tokenizer_meta.json's vocab_size is the *model's*
     # declared row count (e.g. 151,936), which is exactly the number the gate must not be fed.
     for key in ("effective_vocab_count", "tokenizer_vocab_size", "n_vocab", "vocab_size"):
-        if isinstance(data.get(key), int):
-            return int(data[key])
+        size = _int(data.get(key))
+        if size is not None:
+            max_id = _int(data.get("max_token_id"))
+            if max_id is not None and max_id + 1 < size:
+                raise TokenizerInfoError(f"{source}: max_token_id {max_id} is below {key} {size} - 1")
+            return TokenizerVocab(size, str(source), max_id)
     tok = data.get("tokenizer")
     if isinstance(tok, dict):
-        return _descriptor_size(tok)
+        return _descriptor_size(tok, source)
     return None
 
 
-def _tiktoken_size(path: Path) -> int:
+def _tiktoken_size(path: Path) -> TokenizerVocab:
     ids: set[int] = set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_regular_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -65,10 +88,10 @@ def _tiktoken_size(path: Path) -> int:
             raise TokenizerInfoError(f"{path}:{lineno}: not a tiktoken rank line") from exc
     specials_path = path.with_name("special_tokens.json")
     if specials_path.is_file():
-        specials = json.loads(specials_path.read_text(encoding="utf-8"))
+        specials = json.loads(read_regular_text(specials_path))
         values = specials.values() if isinstance(specials, dict) else [s["id"] for s in specials]
         ids.update(int(v) for v in values)
-    return len(ids)
+    return _from_ids(ids, path)
 
 
 def read_tokenizer_vocab(path: str | Path) -> TokenizerVocab:
@@ -78,27 +101,27 @@ def read_tokenizer_vocab(path: str | Path) -> TokenizerVocab:
     try:
         if p.is_dir():
             if (p / "tokenizer.json").is_file():
-                return TokenizerVocab(_hf_tokenizer_json(p / "tokenizer.json"), str(p / "tokenizer.json"))
+                return _hf_tokenizer_json(p / "tokenizer.json")
             for name in _DESCRIPTOR_NAMES:
                 if (p / name).is_file():
-                    size = _descriptor_size(json.loads((p / name).read_text(encoding="utf-8")))
-                    if size is not None:
-                        return TokenizerVocab(size, str(p / name))
+                    found = _descriptor_size(json.loads(read_regular_text(p / name)), p / name)
+                    if found is not None:
+                        return found
             ranks = sorted(p.glob("*.tiktoken"))
             if len(ranks) == 1:
-                return TokenizerVocab(_tiktoken_size(ranks[0]), str(ranks[0]))
+                return _tiktoken_size(ranks[0])
             raise TokenizerInfoError(
                 f"{p}: no tokenizer.json, no JSON descriptor with vocab_size, and not exactly one *.tiktoken file"
             )
         if p.name.endswith(".tiktoken"):
-            return TokenizerVocab(_tiktoken_size(p), str(p))
+            return _tiktoken_size(p)
         if p.suffix == ".json":
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = json.loads(read_regular_text(p))
             if "model" in data and "added_tokens" in data:
-                return TokenizerVocab(_hf_tokenizer_json(p), str(p))
-            size = _descriptor_size(data)
-            if size is not None:
-                return TokenizerVocab(size, str(p))
+                return _hf_tokenizer_json(p)
+            found = _descriptor_size(data, p)
+            if found is not None:
+                return found
         raise TokenizerInfoError(f"{p}: unrecognised tokenizer file")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError, AttributeError) as exc:
         raise TokenizerInfoError(f"{p}: cannot read tokenizer: {exc}") from exc

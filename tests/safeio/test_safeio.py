@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,13 @@ import pytest
 import safeio
 from safeio import (
     AtomicFile,
+    DigestCache,
+    LockHeldError,
     NotRegularFileError,
     atomic_write_bytes,
     atomic_write_text,
+    exclusive_lock,
+    give_default_permissions,
     open_regular,
     read_regular_bytes,
     read_regular_text,
@@ -159,3 +164,116 @@ def test_safeio_is_the_bottom_layer() -> None:
     assert "os" in seen  # the scan itself works
     assert seen - {"safeio", "__future__"} <= set(sys.stdlib_module_names)
     assert not seen & project
+
+
+_HOLD = (
+    "import sys, time; from safeio import exclusive_lock\n"
+    "with exclusive_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(600)\n"
+)
+
+
+@posix_only
+def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path: Path) -> None:
+    lock = tmp_path / ".lock"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(lock)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(LockHeldError, match=f"pid {holder.pid} on ") as info, exclusive_lock(lock):
+            pass
+        assert isinstance(info.value, OSError)
+        # in-process too: two holders in one process are two writers (flock is per open file)
+        holder.kill()
+        holder.wait()
+        with exclusive_lock(lock), pytest.raises(LockHeldError, match=f"pid {os.getpid()} "), exclusive_lock(lock):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@posix_only
+def test_a_killed_holder_leaves_no_stale_lock_and_a_release_removes_the_file(tmp_path: Path) -> None:
+    lock = tmp_path / ".lock"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(lock)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    holder.kill()  # SIGKILL: no cleanup ran, the file is still there
+    holder.wait()
+    assert lock.exists()
+    with exclusive_lock(lock):
+        assert lock.read_text().startswith(f"pid {os.getpid()} on ")
+    assert not lock.exists()
+
+
+@posix_only
+def test_a_forked_child_can_drop_the_inherited_lock(tmp_path: Path) -> None:
+    """A worker forked while the lock is held must not keep it alive after its parent dies."""
+    lock = tmp_path / ".lock"
+    code = (
+        "import os, sys, time; from safeio import exclusive_lock, close_inherited_locks\n"
+        "with exclusive_lock(sys.argv[1]):\n"
+        "    if os.fork() == 0:\n"
+        "        if sys.argv[2] == 'drop': close_inherited_locks()\n"
+        "        print('child', os.getpid(), flush=True); time.sleep(600)\n"
+        "    time.sleep(600)\n"
+    )
+    for mode, expect_free in (("drop", True), ("keep", False)):
+        proc = subprocess.Popen([sys.executable, "-c", code, str(lock), mode], cwd=ROOT, stdout=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        assert proc.stdout is not None
+        child = int(proc.stdout.readline().split()[1])
+        proc.kill()  # the parent dies; the child lives on
+        proc.wait()
+        try:
+            if expect_free:
+                with exclusive_lock(lock):
+                    pass
+            else:  # the negative case: an inherited descriptor keeps the dead parent's lock held
+                with pytest.raises(LockHeldError), exclusive_lock(lock):
+                    pass
+        finally:
+            os.kill(child, 9)
+
+
+def test_digest_cache_hashes_a_file_once_per_version(tmp_path: Path) -> None:
+    data = tmp_path / "shard-00000.bin"
+    data.write_bytes(b"\x01\x00\x00\x00" * 1000)
+    fresh = DigestCache(tmp_path / "cache")  # written just now: not remembered (timestamps tick coarsely)
+    assert fresh.digest(data) == sha256_file(data) and fresh.save() and not (tmp_path / "cache").exists()
+    cache = DigestCache(tmp_path / "cache", settle_s=0)
+    assert cache.digest(data) == sha256_file(data) and (cache.hits, cache.misses) == (0, 1)
+    assert cache.save() and (tmp_path / "cache" / "sha256-cache.json").is_file()
+    again = DigestCache(tmp_path / "cache", settle_s=0)
+    assert again.digest(data) == sha256_file(data) and (again.hits, again.misses) == (1, 0)
+    # same size, mtime put back: ctime still moved, so the change is seen
+    st, old = data.stat(), sha256_file(data)
+    time.sleep(0.05)  # past the filesystem's timestamp tick
+    data.write_bytes(b"\x02\x00\x00\x00" * 1000)
+    os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns))
+    third = DigestCache(tmp_path / "cache", settle_s=0)
+    assert third.digest(data) == sha256_file(data) != old and third.misses == 1
+    # a corrupt cache is ignored, an unwritable one skipped; neither is an error
+    (tmp_path / "cache" / "sha256-cache.json").write_text("{not json")
+    assert DigestCache(tmp_path / "cache").digest(data) == sha256_file(data)
+    blocked = DigestCache(tmp_path / "file-not-dir" / "x", settle_s=0)
+    (tmp_path / "file-not-dir").write_text("")
+    blocked.digest(data)
+    assert blocked.save() is False
+
+
+@posix_only
+def test_digest_cache_refuses_a_device_by_name(tmp_path: Path) -> None:
+    link = tmp_path / "shard-00000.bin"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(NotRegularFileError, match="character device"):
+        DigestCache(tmp_path / "cache").digest(link)
+
+
+@posix_only
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_give_default_permissions_matches_open(tmp_path: Path, umask, mask: int) -> None:
+    umask(mask)
+    private = tmp_path / "private"
+    private.write_text("x")
+    private.chmod(0o600)
+    give_default_permissions(private)
+    assert stat.S_IMODE(private.stat().st_mode) == 0o666 & ~mask

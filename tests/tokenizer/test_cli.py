@@ -132,3 +132,64 @@ def test_out_of_range_workers_and_empty_text_field_exit_2_naming_the_flag(
     with pytest.raises(TokenizeError) as err:
         _options("encode-corpus", EncodeOptions, corpus=[corpus], tokenizer=tok_dir, output=tmp_path, workers=5000)
     assert err.value.where == "--workers" and err.value.exit_code == 2
+def test_check_ids_never_reports_a_check_it_did_not_make(tok_dir: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15: on a repaired manifest (no tokenizer block) `inspect --check-ids` said "id bound: OK"
+    with an id of 4,000,000,000 in a shard."""
+    import numpy as np
+
+    out = tmp_path / "shards"
+    out.mkdir()
+    np.array([5, 17, 4_000_000_000, 3], dtype="<u4").tofile(out / "shard-00000.bin")
+    assert main(["tokenize", "repair-manifest", str(out)]) == 0
+    assert "no tokenizer bound recorded" in capsys.readouterr().err
+    assert main(["tokenize", "inspect", str(out), "--check-ids"]) == 2
+    captured = capsys.readouterr()
+    assert "NOT CHECKED: id bound" in captured.err and "pass --tokenizer DIR" in captured.err
+    assert "ids <" not in captured.out  # the checked list names only what was checked
+    assert main(["tokenize", "inspect", str(out), "--check-ids", "--json"]) == 2
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["id_bound"] is None and report["unchecked"]
+    # with the tokenizer the check is made, and fails
+    assert main(["tokenize", "inspect", str(out), "--check-ids", "--tokenizer", str(tok_dir)]) == 3
+    assert "has id 4000000000 >= vocab 1027" in capsys.readouterr().err
+    # repair-manifest records the bound when it can, and lists only shards that respect it
+    assert main(["tokenize", "repair-manifest", str(out), "--tokenizer", str(tok_dir), "--json"]) == 0
+    repaired = json.loads(capsys.readouterr().out)
+    assert repaired["id_bound"] == 1027 and repaired["shards"] == 0
+    assert any("max id 4000000000 >= the id bound 1027" in p for p in repaired["problems"])
+    np.array([5, 17, 1026, 3], dtype="<u4").tofile(out / "shard-00000.bin")
+    assert main(["tokenize", "repair-manifest", str(out), "--tokenizer", str(tok_dir)]) == 0
+    assert "ids < 1,027" in capsys.readouterr().out
+    assert main(["tokenize", "inspect", str(out), "--check-ids"]) == 0  # the recorded bound is used
+    assert "shards checked (sizes, ids < 1,027): OK" in capsys.readouterr().out
+    # a later repair without --tokenizer keeps the bound of the manifest it replaces
+    assert main(["tokenize", "repair-manifest", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id_bound"] == 1027
+
+
+def test_a_directory_named_like_a_shard_is_a_located_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16: repair-manifest hashed a directory named shard-00001.bin and exited 70 with a traceback."""
+    out = tmp_path / "shards"
+    out.mkdir()
+    (out / "shard-00000.bin").write_bytes(b"\x01\x00\x00\x00")
+    (out / "shard-00001.bin").mkdir()
+    capsys.readouterr()
+    assert main(["tokenize", "repair-manifest", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "shard-00001.bin is a directory, where a shard file is expected" in err
+    assert "move shard-00001.bin out of the shard directory" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_manifest_is_refused_by_name_not_read(tmp_path: Path) -> None:
+    """Issue 16 item 3 (the class): a FIFO where manifest.json is expected would block `inspect` forever."""
+    import os
+
+    out = tmp_path / "shards"
+    out.mkdir()
+    os.mkfifo(out / "manifest.json")
+    proc = subprocess.run([sys.executable, "-m", "apr", "tokenize", "inspect", str(out)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "manifest.json: is a FIFO (named pipe), not a regular file" in proc.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from tokenizer.encode import EncodeOptions, encode_corpus
 from tokenizer.errors import CorpusLineError, TokenizeError
 from tokenizer.manifest import Manifest, deterministic_view, read_manifest
+from tokenizer.outdir import LOCK_FILE, writer_lock
 from tokenizer.progress import PlainReporter
 from tokenizer.shards import read_tokens, repair_manifest, verify_output
 from tokenizer.testing import cached_small, stdlib_documents, write_jsonl
@@ -314,3 +316,93 @@ def test_a_run_cut_short_mid_file_resumes_byte_identical(tmp_path: Path, fmt: st
     resumed = _run(corpus, out, chunk_bytes=3_000, resume=True)
     assert deterministic_view(resumed) == deterministic_view(fresh)
     assert (read_tokens(out) == read_tokens(tmp_path / "fresh")).all()
+
+
+def test_a_refused_run_leaves_nothing_and_a_finished_one_leaves_no_lock(tmp_path: Path) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:5])
+    with pytest.raises(TokenizeError, match="EOS token"):
+        _run(corpus, tmp_path / "refused" / "deep" / "out", eos_token="<eos>")
+    assert not (tmp_path / "refused").exists()  # the lock's directories are removed again
+    _run(corpus, tmp_path / "ok")
+    assert not (tmp_path / "ok" / LOCK_FILE).exists()
+    stale = tmp_path / "stale"  # a run SIGKILLed before its first manifest leaves only its lock file
+    stale.mkdir()
+    (stale / LOCK_FILE).write_text("pid 999999 on elsewhere\n")
+    assert _run(corpus, stale).complete
+    with pytest.raises(TokenizeError, match="output exists and is not a directory"):
+        _run(corpus, corpus)
+
+
+def test_an_in_process_second_writer_is_refused(tmp_path: Path) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:5])
+    out = tmp_path / "out"
+    with writer_lock(out), pytest.raises(TokenizeError, match=f"another encode-corpus .*pid {os.getpid()} ") as err:
+        _run(corpus, out)
+    assert err.value.exit_code == 2 and "--resume` works right after a crash" in str(err.value)
+
+
+def _cut(out: Path, keep: int) -> Manifest:
+    """Turn a finished run into one interrupted after ``keep`` shards (a state --resume must accept)."""
+    m = read_manifest(out)
+    for s in m.shards[keep:]:
+        (out / s.name).unlink()
+    m.shards, m.complete = m.shards[:keep], False
+    m.position = m.shards[-1].end  # type: ignore[assignment]
+    m.totals.tokens = sum(s.tokens for s in m.shards)
+    m.totals.documents = sum(s.documents or 0 for s in m.shards)
+    return m
+
+
+def _shift_last_end(m: Manifest, **kw: int) -> None:
+    m.shards[-1].end = m.position = m.position.model_copy(update=kw)
+
+
+TAMPERED_POSITIONS = {
+    "position ahead of the last shard": (lambda m: setattr(m, "position", m.shards[-2].end), "is not where the last"),
+    "file index past the corpus": (lambda m: _shift_last_end(m, file_index=99), "names corpus file #99"),
+    "past the end of the corpus": (lambda m: _shift_last_end(m, file_index=1, offset=5), "past the end of the corpus"),
+    "offset mid-line": (lambda m: _shift_last_end(m, offset=m.position.offset + 3), "not at the start of a line"),
+    "offset past the file": (lambda m: _shift_last_end(m, offset=10**9), "past the end of c.jsonl"),
+    "line count wrong": (lambda m: _shift_last_end(m, line=m.position.line + 2), "lines of c.jsonl were consumed"),
+    "a shard without its end": (lambda m: setattr(m.shards[0], "end", None), "does not record where it ends"),
+    "ends going backwards": (lambda m: setattr(m.shards[0], "end", m.shards[-1].end.model_copy(  # type: ignore[union-attr]
+        update={"offset": m.shards[-1].end.offset + 1})), "go backwards"),  # type: ignore[union-attr]
+    "totals not the sum": (lambda m: setattr(m.totals, "tokens", m.totals.tokens + 1), "totals are not the sums"),
+    "documents not the sum": (lambda m: setattr(m.totals, "documents", 1), "totals are not the sums"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED_POSITIONS))
+def test_resume_cross_checks_the_position_against_the_last_shard(tmp_path: Path, case: str) -> None:
+    """Issue 15: a position moved forward (or to file_index 99) made --resume drop documents silently."""
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS)
+    out = tmp_path / "out"
+    _run(corpus, out)
+    m = _cut(out, 4)
+    tamper, message = TAMPERED_POSITIONS[case]
+    tamper(m)
+    (out / "manifest.json").write_text(m.model_dump_json())
+    with pytest.raises(TokenizeError, match=message) as err:
+        _run(corpus, out, resume=True)
+    assert err.value.exit_code == 2 and err.value.where == str(out / "manifest.json")
+    assert read_manifest(out).model_dump() == m.model_dump()  # refused before anything was touched
+
+
+def test_resume_from_an_untampered_cut_is_accepted(tmp_path: Path) -> None:
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS)
+    _run(corpus, tmp_path / "full")
+    out = tmp_path / "out"
+    _run(corpus, out)
+    (out / "manifest.json").write_text(_cut(out, 4).model_dump_json())
+    assert _run(corpus, out, resume=True).complete
+    assert (read_tokens(out) == read_tokens(tmp_path / "full")).all()
+
+
+@pytest.mark.parametrize("policy", ["after", "between", "none"])
+def test_the_recorded_max_id_is_the_largest_id_in_the_shards(tmp_path: Path, policy: str) -> None:
+    """The trainer trusts verification.max_token_id_seen to refuse ids outside its table before step 1;
+    it left out the EOS id (4096 here, above every text token), so it under-stated the shards' maximum."""
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS)
+    m = _run(corpus, tmp_path / "o", eos_policy=policy)
+    assert m.verification is not None
+    assert m.verification.max_token_id_seen == int(read_tokens(tmp_path / "o").max())

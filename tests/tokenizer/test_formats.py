@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,22 @@ def test_hostile_config_json_beside_tokenizer_json_is_a_clear_error(tmp_path: Pa
     (src / "config.json").write_bytes(b'{"vocab_size": ' + b"9" * 5000 + b"}")
     with pytest.raises(TokenizeError, match=r"config\.json: not valid JSON: Exceeds the limit"):
         import_hf(src, tmp_path / "out")
+
+
+@pytest.mark.parametrize(("where", "value"), [
+    (("model", "dropout"), 0.1),
+    (("pre_tokenizer", "pretokenizers", 0, "enable_sampling"), True),
+    (("normalizer", "alpha"), 0.2),
+])
+def test_random_tokenizer_settings_are_refused_wherever_they_sit(where: tuple, value: object) -> None:
+    obj = json.loads((cached_small().directory / "tokenizer.json").read_text())
+    obj["normalizer"] = {"type": "NFC"}
+    node = obj
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    dotted = ".".join(str(k) for k in where).replace(".0.", "[0].")
+    with pytest.raises(TokenizeError, match=rf"non-deterministic tokenizer: {re.escape(dotted)} = "):
+        parse_tokenizer_json(json.dumps(obj).encode(), "t.json")
+    node[where[-1]] = 0 if value is not True else False  # switched off: accepted
+    assert parse_tokenizer_json(json.dumps(obj).encode(), "t.json").effective_vocab_count > 0

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tokenizer import manifest as tokenizer_manifest
-from tokenizer.manifest import Counters, Manifest, ShardEntry, TokenizerInfo
+from tokenizer.manifest import Counters, Manifest, ShardEntry, TokenizerInfo, Verification
 
 TOY_VOCAB = 512  # the test-tiny preset's vocab
 
@@ -25,22 +25,31 @@ def toy_tokens(n: int, seed: int = 0, vocab: int = TOY_VOCAB) -> np.ndarray:
     return out.astype("<u4")
 
 
-def write_manifest(root: Path, *, vocab: int = TOY_VOCAB, max_token_id: int | None = None) -> Path:
+def write_manifest(root: Path, *, vocab: int = TOY_VOCAB, max_token_id: int | None = None, verified: bool = True,
+                   record_max: bool = True) -> Path:
     """The manifest ``apr tokenize encode-corpus`` writes, for the shard-*.bin files in ``root``.
 
     Built with the tokenizer's own model and writer, so a test cannot pass on a spelling the
-    tokenizer never produces. ``max_token_id`` is the tokenizer's (default ``vocab - 1``).
+    tokenizer never produces. ``max_token_id`` is the tokenizer's (default ``vocab - 1``). The
+    verification record says ``passed`` (``verified``) and, with ``record_max``, the largest id the
+    shards really hold, as encode-corpus records it.
     """
     shards = []
+    seen = -1
     for path in sorted(root.glob("shard-*.bin")):
-        size = path.stat().st_size
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        shards.append(ShardEntry(name=path.name, tokens=size // 4, bytes=size, sha256=digest))
+        data = path.read_bytes()
+        ids = np.frombuffer(data[: len(data) // 4 * 4], dtype="<u4")
+        seen = max(seen, int(ids.max())) if ids.size else seen
+        shards.append(ShardEntry(name=path.name, tokens=len(data) // 4, bytes=len(data),
+                                 sha256=hashlib.sha256(data).hexdigest()))
     top = vocab - 1 if max_token_id is None else max_token_id
     tokenizer = TokenizerInfo(sha256="0" * 64, bpe_vocab_count=vocab, merges_count=0, added_tokens_count=0,
                               effective_vocab_count=vocab, max_token_id=top)
+    verification = Verification(sample_documents=1, roundtrip_ok=True, max_unk_rate=0.001, passed=verified,
+                                unk_rate=0.0 if verified else 0.5,
+                                max_token_id_seen=seen if record_max and seen >= 0 else None)
     manifest = Manifest(producer="tests.trainer.conftest", complete=True, tokenizer=tokenizer, shards=shards,
-                        totals=Counters(tokens=sum(s.tokens for s in shards)))
+                        totals=Counters(tokens=sum(s.tokens for s in shards)), verification=verification)
     tokenizer_manifest.write_manifest(root, manifest, durable=False)
     return root / tokenizer_manifest.MANIFEST_FILE
 

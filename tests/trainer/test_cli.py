@@ -89,7 +89,7 @@ def test_every_bad_input_error_exits_2(
         ({"WORLD_SIZE": "0"}, [*common, *ok], "inconsistent launch environment"),
         ({}, [*common, *ok, "--resume", str(tmp_path)], "no resume state"),
         ({}, [*common, "--tokenizer", str(tmp_path / "nope"), "--shards-dir", str(shards_dir)], "does not exist"),
-        ({}, [*common, "--tokenizer", str(tokenizer_file), "--shards-dir", str(tmp_path)], "no shard-*.bin"),
+        ({}, [*common, "--tokenizer", str(tokenizer_file), "--shards-dir", str(tmp_path)], "no manifest.json"),
     ]
     for env, argv, message in cases:
         with monkeypatch.context() as m:

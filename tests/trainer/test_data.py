@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.trainer.conftest import write_shards
+from tests.trainer.conftest import toy_tokens, write_manifest, write_shards
 from trainer.data import DataError, DataExhausted, ShardSet, TrainSampler
 
 
@@ -111,28 +111,30 @@ def test_bad_inputs_are_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         ShardSet(tmp_path / "nope", 8)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="no shard"):
+    with pytest.raises(DataError, match=r"no manifest\.json"):
         ShardSet(tmp_path / "empty", 8)
     odd = tmp_path / "odd"
     odd.mkdir()
     (odd / "shard-00000.bin").write_bytes(b"\0" * 4001)
+    write_manifest(odd)
     with pytest.raises(DataError, match="multiple of 4"):
         ShardSet(odd, 8)
-    small = write_shards(tmp_path / "small", [20], manifest=False)
+    small = write_shards(tmp_path / "small", [20])
     with pytest.raises(DataError, match="windows"):
         ShardSet(small, 15)
 
 
-def test_incomplete_or_tampered_shards_are_refused(tmp_path: Path) -> None:
-    root = write_shards(tmp_path / "s", [1000])
-    m = json.loads((root / "manifest.json").read_text())
-    m["shards"][0]["sha256"] = "0" * 64
-    (root / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(DataError, match="differs from the manifest"):
-        ShardSet(root, 15).file_hashes()
-    m["complete"] = False
-    (root / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(DataError, match="incomplete"):
+def test_only_listed_shards_are_read_in_manifest_order(tmp_path: Path) -> None:
+    """Issue 15: a stray shard-*.bin beside a complete manifest was trained on, and as the tail of the
+    stream it also became validation data. ShardSet reads the listed shards only (the stray itself is
+    refused earlier, by trainer.shard_checks)."""
+    root = write_shards(tmp_path / "s", [1000, 800])
+    toy_tokens(5000, seed=9).tofile(root / "shard-00002.bin")
+    shards = ShardSet(root, 15)
+    assert [s.path.name for s in shards.shards] == ["shard-00000.bin", "shard-00001.bin"]
+    assert shards.n_tokens == 1800
+    (root / "shard-00001.bin").unlink()
+    with pytest.raises(DataError, match=r"shard-00001\.bin: listed in the manifest but missing"):
         ShardSet(root, 15)
 
 

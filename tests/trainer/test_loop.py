@@ -7,6 +7,7 @@ regardless of target, constant loss after data ran out, silently unpopulated ini
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -25,6 +26,7 @@ from trainer.loop import run_pretrain
 from trainer.model import CausalLM
 from trainer.preflight import PreflightError
 from trainer.run_config import RunConfig
+from trainer.shard_checks import HandoffError
 from trainer.state import seed_everything
 
 STEP_LINE = re.compile(r"^step=(\d+) loss=(\S+) lr=(\S+) grad_norm=(\S+) tok/s=([\d,]+) tflops=(\S+)( mfu=\S+%)?$")
@@ -146,17 +148,32 @@ def test_preflight_refuses_vocab_mismatch_before_training(tmp_path: Path, shards
 
 
 def test_token_ids_outside_the_table_are_an_error(tmp_path: Path, tokenizer_file: Path) -> None:
+    """Issue 15: an id >= the model's vocab was caught only when a batch happened to draw it (step 108 in
+    the reproduction); it is now refused before step 1, from the manifest's record or a scan."""
     root = tmp_path / "bad"
     root.mkdir()
     ids = np.full(5000, 7, dtype="<u4")
-    ids[100:4000:50] = 600  # >= vocab 512, spread over the training range
+    ids[4321] = 600  # >= vocab 512, once, deep in the training range
     ids.tofile(root / "shard-00000.bin")
+    write_manifest(root)  # records max_token_id_seen = 600, as encode-corpus does
+    with pytest.raises(HandoffError, match=r"records max token id 600, but the model's embedding table has 512"):
+        run_pretrain(_cfg(tmp_path, root, tokenizer_file, steps=10, batch_size=8), stream=io.StringIO())
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    write_manifest(root, record_max=False)  # no record: every shard is scanned
+    with pytest.raises(HandoffError, match=r"shard-00000\.bin: token id 600"):
+        run_pretrain(_cfg(tmp_path, root, tokenizer_file, steps=10, batch_size=8), stream=io.StringIO())
+    # A manifest that under-states the maximum is still caught by the per-batch guard (defence in depth).
+    m = json.loads((write_manifest(root)).read_text())
+    m["verification"]["max_token_id_seen"] = 7
+    (root / "manifest.json").write_text(json.dumps(m))
+    ids[:] = 7
+    ids[100:4000:50] = 600
+    ids.tofile(root / "shard-00000.bin")
+    m["shards"][0]["sha256"] = hashlib.sha256(ids.tobytes()).hexdigest()
+    (root / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(PreflightError, match=r"training batch.*token id 600"):
         run_pretrain(_cfg(tmp_path, root, tokenizer_file, steps=10, batch_size=8), stream=io.StringIO())
-    ids[4900] = 600  # and in the held-out tail
-    ids.tofile(root / "shard-00000.bin")
-    with pytest.raises(PreflightError, match=r"validation batch.*token id 600"):
-        run_pretrain(_cfg(tmp_path, root, tokenizer_file, steps=10, batch_size=8), stream=io.StringIO())
-    write_manifest(root, max_token_id=600)  # the manifest states it: refused before any batch is read
-    with pytest.raises(PreflightError, match="max_token_id"):
-        run_pretrain(_cfg(tmp_path, root, tokenizer_file), stream=io.StringIO())
+    np.full(5000, 7, dtype="<u4").tofile(root / "shard-00000.bin")
+    write_manifest(root, max_token_id=600)  # the manifest's tokenizer is not --tokenizer
+    with pytest.raises(PreflightError, match="shards-tokenizer"):
+        run_pretrain(_cfg(tmp_path, root, tokenizer_file, out=tmp_path / "run2"), stream=io.StringIO())
