@@ -119,7 +119,7 @@ def test_validate_and_lint_never_run_commands(repo: Repo) -> None:
 def test_json_junit_and_status_show_cmd_verdicts_like_test_verdicts(repo: Repo, capsys) -> None:
     path = repo.contract(valid_contract("cmd-v1", falsifiers=[
         falsifier("FALSIFY-CMD-001", cmd(0)), falsifier("FALSIFY-CMD-002", cmd(1), ship_blocking=False)]))
-    junit = repo.root / ".pv" / "junit.xml"  # not in the repository's files: a CMD verdict without inputs: reads them all
+    junit = repo.root / ".pv" / "junit.xml"  # outside the files a CMD verdict without inputs: depends on
     assert main(["verify", str(path), "--root", str(repo.root), "--format", "json", "--junit", str(junit)]) == 0
     falsifiers = json.loads(capsys.readouterr().out)["contracts"][0]["falsifiers"]
     assert [(f["outcome"], f["exit_code"]) for f in falsifiers] == [("pass", 0), ("fail", 1)]
