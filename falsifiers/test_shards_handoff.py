@@ -204,9 +204,10 @@ def test_non_deterministic_tokenizers_are_refused_at_import_and_encode(
     cli = subprocess.run(_apr("import-hf", "--input", str(random_tj), "--output", str(tmp_path / "cli")), cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert cli.returncode == 2 and "BPE dropout" in cli.stderr and "set model.dropout to null" in cli.stderr
-    # at encode: a directory whose tokenizer.json was edited after import
+    # at encode: a bare HF directory (no import record, whose tokenizer_meta.json sha256 check would
+    # refuse an edited file first) holding the random tokenizer.json
     tok_dir = tmp_path / "edited"
-    import_hf(_with_dropout(tmp_path, None), tok_dir)
+    tok_dir.mkdir()
     (tok_dir / "tokenizer.json").write_bytes(random_tj.read_bytes())
     corpus = write_jsonl(tmp_path / "corpus.jsonl", [text])
     opts = EncodeOptions(corpus=corpus, tokenizer=tok_dir, output=tmp_path / "out", progress="none")
