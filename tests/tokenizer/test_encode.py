@@ -301,14 +301,7 @@ def test_a_run_cut_short_mid_file_resumes_byte_identical(tmp_path: Path, fmt: st
     assert len(fresh.shards) >= 8
     out = tmp_path / "cut"
     _run(corpus, out, chunk_bytes=3_000)
-    m = read_manifest(out)
-    keep = len(m.shards) // 2  # as if killed right after shard `keep` was listed
-    for s in m.shards[keep:]:
-        (out / s.name).unlink()
-    m.shards, m.complete = m.shards[:keep], False
-    m.position = m.shards[-1].end  # type: ignore[assignment]
-    m.totals.tokens = sum(s.tokens for s in m.shards)
-    m.totals.documents = sum(s.documents or 0 for s in m.shards)
+    m = _cut(out, len(read_manifest(out).shards) // 2)  # as if killed right after that shard was listed
     m.totals.eos_tokens = m.totals.documents
     m.totals.text_chars = sum(len(d) for d in (DOCS * 3)[: m.totals.documents])
     assert m.position.offset > 0  # mid-file
