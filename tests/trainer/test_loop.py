@@ -177,3 +177,45 @@ def test_token_ids_outside_the_table_are_an_error(tmp_path: Path, tokenizer_file
     write_manifest(root, max_token_id=600)  # the manifest's tokenizer is not --tokenizer
     with pytest.raises(PreflightError, match="shards-tokenizer"):
         run_pretrain(_cfg(tmp_path, root, tokenizer_file, out=tmp_path / "run2"), stream=io.StringIO())
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_interrupt_ends_the_line_and_leaves_a_truthful_summary(
+    tmp_path: Path, shards_dir: Path, tokenizer_file: Path
+) -> None:
+    """On a terminal ^C is echoed mid-line; the closing lines start on a fresh one, then the summary is written."""
+    stream = _Terminal()
+
+    def interrupt(run) -> None:
+        if run.step == 3:
+            raise KeyboardInterrupt
+
+    res = run_pretrain(_cfg(tmp_path, shards_dir, tokenizer_file), stream=stream, on_step=interrupt)
+    assert (res.status, res.exit_code, res.checkpoint) == ("interrupted", 130, None)
+    text = stream.getvalue()
+    assert "\n\ndone status=interrupted exit=130 steps=3" in text  # an empty line ends the echoed ^C
+    assert "INTERRUPTED: interrupted during step 4; nothing resumable was saved" in text
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["final_val_loss"] is not None
+    # Negative case: an uninterrupted run on the same terminal has no empty line.
+    stream = _Terminal()
+    assert run_pretrain(_cfg(tmp_path, shards_dir, tokenizer_file, steps=2, out=tmp_path / "run2"),
+                        stream=stream).exit_code == 0
+    assert "\n\n" not in stream.getvalue()
+
+
+def test_a_model_that_cannot_fit_in_memory_is_refused_before_allocating(tmp_path: Path, shards_dir: Path,
+                                                                         tokenizer_file: Path) -> None:
+    """Every field within its bound, yet 10**13 parameters: exit 2 with the numbers, not an allocator crash."""
+    from trainer.config import config_to_hf
+
+    huge = PRESETS["test-tiny"].model_copy(update={"hidden_size": 65536, "num_layers": 1024, "num_heads": 512,
+                                                   "num_kv_heads": 512, "intermediate_size": 65536})
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(config_to_hf(huge)))
+    with pytest.raises(PreflightError, match=r"'memory' failed: the model has [\d,]+ parameters: .* GiB per process"):
+        run_pretrain(_cfg(tmp_path, shards_dir, tokenizer_file, model_config_name=str(path), seq_len=16))
