@@ -219,3 +219,24 @@ def test_a_model_that_cannot_fit_in_memory_is_refused_before_allocating(tmp_path
     path.write_text(json.dumps(config_to_hf(huge)))
     with pytest.raises(PreflightError, match=r"'memory' failed: the model has [\d,]+ parameters: .* GiB per process"):
         run_pretrain(_cfg(tmp_path, shards_dir, tokenizer_file, model_config_name=str(path), seq_len=16))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="FIFOs are POSIX")
+def test_input_entries_that_are_not_regular_files_are_listed_not_dropped(tmp_path: Path, shards_dir: Path) -> None:
+    """summary.json hashes a tokenizer directory's files; a FIFO or dangling link in it used to vanish silently."""
+    import os
+
+    tok = tmp_path / "tok"
+    tok.mkdir()
+    (tok / "tokenizer_meta.json").write_text(json.dumps({"effective_vocab_count": 512}))
+    os.mkfifo(tok / "pipe")
+    (tok / "gone.json").symlink_to(tmp_path / "nowhere")
+    (tok / "sub").mkdir()  # a subdirectory is not an input file: neither hashed nor listed
+    out = io.StringIO()
+    res = run_pretrain(_cfg(tmp_path, shards_dir, tok, steps=1), stream=out)
+    assert res.exit_code == 0
+    hashes = res.summary["hashes"]
+    assert set(hashes["tokenizer"]) == {"tokenizer_meta.json"}
+    assert hashes["not_hashed"] == [f"{tok}/gone.json: a symbolic link whose target does not exist",
+                                    f"{tok}/pipe: a FIFO (named pipe)"]
+    assert "note: not hashed (not regular files, never read): " in out.getvalue()
