@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.hang_guard import fails_instead_of_hanging
 from trainer.config import PRESETS, ConfigError, config_to_hf, model_config_for
 
 
@@ -93,8 +94,12 @@ def test_hostile_config_json_is_a_located_config_error(tmp_path: Path, body: byt
 @pytest.mark.skipif(os.name != "posix", reason="FIFOs and device files are POSIX")
 def test_a_fifo_or_device_config_or_init_is_refused_by_name(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "config.json")
-    with pytest.raises(ConfigError, match=r"config\.json: is a FIFO \(named pipe\), not a regular file"):
-        model_config_for(init=tmp_path)  # returns at once; it used to block waiting for a writer
+    with fails_instead_of_hanging(), \
+            pytest.raises(ConfigError, match=r"config\.json: is a FIFO \(named pipe\), not a regular file"):
+        model_config_for(init=tmp_path)  # returns at once; as a --model-config file it used to block
+    with fails_instead_of_hanging(), \
+            pytest.raises(ConfigError, match=r"config\.json: is a FIFO \(named pipe\), not a regular file"):
+        model_config_for(preset=str(tmp_path / "config.json"))
     zero = tmp_path / "zero.apr"
     zero.symlink_to("/dev/zero")
     with pytest.raises(ConfigError, match=r"--init .*zero\.apr: is a character device"):

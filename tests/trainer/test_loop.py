@@ -194,7 +194,10 @@ def test_an_interrupt_ends_the_line_and_leaves_a_truthful_summary(
         if run.step == 3:
             raise KeyboardInterrupt
 
-    res = run_pretrain(_cfg(tmp_path, shards_dir, tokenizer_file), stream=stream, on_step=interrupt)
+    try:
+        res = run_pretrain(_cfg(tmp_path, shards_dir, tokenizer_file), stream=stream, on_step=interrupt)
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped run_pretrain: no summary, no word on resuming")
     assert (res.status, res.exit_code, res.checkpoint) == ("interrupted", 130, None)
     text = stream.getvalue()
     assert "\n\ndone status=interrupted exit=130 steps=3" in text  # an empty line ends the echoed ^C
@@ -210,15 +213,31 @@ def test_an_interrupt_ends_the_line_and_leaves_a_truthful_summary(
 
 def test_a_model_that_cannot_fit_in_memory_is_refused_before_allocating(tmp_path: Path, shards_dir: Path,
                                                                          tokenizer_file: Path) -> None:
-    """Every field within its bound, yet 10**13 parameters: exit 2 with the numbers, not an allocator crash."""
+    """Every field within its bound, yet 10**13 parameters: exit 2 with the numbers, not an allocator crash.
+
+    Run under an address-space limit, so code that does try to allocate fails fast instead of paging the machine.
+    """
+    import resource
+    import subprocess
+    import sys
+
     from trainer.config import config_to_hf
 
     huge = PRESETS["test-tiny"].model_copy(update={"hidden_size": 65536, "num_layers": 1024, "num_heads": 512,
                                                    "num_kv_heads": 512, "intermediate_size": 65536})
     path = tmp_path / "huge.json"
     path.write_text(json.dumps(config_to_hf(huge)))
-    with pytest.raises(PreflightError, match=r"'memory' failed: the model has [\d,]+ parameters: .* GiB per process"):
-        run_pretrain(_cfg(tmp_path, shards_dir, tokenizer_file, model_config_name=str(path), seq_len=16))
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (16 << 30, 16 << 30))
+
+    argv = [sys.executable, "-m", "apr", "pretrain", "--mode", "from-scratch", "--model-config", str(path),
+            "--tokenizer", str(tokenizer_file), "--shards-dir", str(shards_dir), "--steps", "1", "--batch-size", "2",
+            "--seq-len", "16", "--out", str(tmp_path / "run"), "--device", "cpu", "--progress", "off"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, preexec_fn=limit_memory,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert re.search(r"'memory' failed: the model has [\d,]+ parameters: .* GiB per process", proc.stderr)
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="FIFOs are POSIX")

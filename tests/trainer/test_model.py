@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -205,8 +207,13 @@ def test_a_weight_entry_that_is_not_a_regular_file_is_refused_by_name(tmp_path: 
      "dangling": lambda: extra.symlink_to(tmp_path / "gone"), "directory": lambda: extra.mkdir()}[kind]()
     described = {"fifo": "a FIFO (named pipe)", "dev-zero": "a character device",
                  "dangling": "a symbolic link whose target does not exist", "directory": "a directory"}[kind]
-    with pytest.raises(PreflightError, match=re.escape(f"model-00002.safetensors: {described}")):
-        build_model_from_init(root)  # returns at once: a FIFO is never opened, /dev/zero never mapped
+    # In a subprocess with a timeout: safetensors opens the path in Rust, which blocks on a FIFO past any signal.
+    code = ("import sys\nfrom trainer.init_load import build_model_from_init\nfrom trainer.preflight import "
+            "PreflightError\ntry:\n    build_model_from_init(sys.argv[1])\nexcept PreflightError as e:\n"
+            "    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert f"model-00002.safetensors: {described}" in proc.stdout, proc.stdout + proc.stderr
 
 
 @pytest.mark.skipif(os.name != "posix", reason="symlinks are POSIX")
