@@ -34,10 +34,12 @@ PRETRAIN_CODES = {0, 1, 2, 3, 4}
 FILE_CODES = {0, 2}
 TOKENIZE_CODES = {0, 2, 3}
 
-hostile_numbers = st.one_of(
-    st.sampled_from([0, -1, 1, 2, 3, 2**31, 2**63, 10**8, 10**30, 10**60, 1.5, 0.5, 1e-300, 1e300, -0.0]),
-    st.integers(), st.floats(allow_nan=True, allow_infinity=True),
-)
+EDGES = [0, -1, 1, 2, 3, -(2**63), 2**31, 2**63, 2**64, 10**8, 10**30, 10**60, 1.5, 0.5, -0.5, 1e-300, 1e300, -0.0,
+         float("nan"), float("inf"), float("-inf")]
+hostile_numbers = st.one_of(st.sampled_from(EDGES), st.sampled_from(EDGES), st.integers(),
+                            st.floats(allow_nan=True, allow_infinity=True))
+INT_EDGES = [e for e in EDGES if isinstance(e, int)]
+hostile_ints = st.one_of(st.sampled_from(INT_EDGES), st.sampled_from(INT_EDGES), st.integers())
 scalars = st.one_of(st.none(), st.booleans(), hostile_numbers, st.text(max_size=6))
 json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                             st.dictionaries(st.text(max_size=5), inner, max_size=3)),
@@ -93,8 +95,10 @@ INDEX_KEYS = ["name", "dtype", "shape", "offset", "size", "crc32"]
 
 
 @SETTINGS
-@given(meta_key=st.sampled_from(META_KEYS), meta_value=json_values, index_key=st.sampled_from(INDEX_KEYS),
-       index_value=json_values, which=st.sampled_from(["meta", "index", "both", "deep", "flip"]),
+@given(meta_key=st.sampled_from(META_KEYS), meta_value=st.one_of(hostile_numbers, json_values),
+       index_key=st.sampled_from(INDEX_KEYS),
+       index_value=st.one_of(hostile_numbers, st.lists(hostile_ints, max_size=4), json_values),
+       which=st.sampled_from(["meta", "index", "both", "deep", "flip"]),
        flip=st.integers(0, 10**6))
 def test_fuzzed_apr_files_inspect_convert_and_init_cleanly(inputs, meta_key, meta_value, index_key, index_value, which,
                                                       flip) -> None:
@@ -128,40 +132,52 @@ def test_fuzzed_apr_files_inspect_convert_and_init_cleanly(inputs, meta_key, met
         _assert_clean(code, err, PRETRAIN_CODES, argv)
 
 
-PRETRAIN_FLAGS = ["--steps", "--batch-size", "--seq-len", "--lr", "--min-lr-ratio", "--warmup", "--weight-decay",
-                  "--grad-clip", "--eval-every", "--eval-batches", "--val-fraction", "--max-epochs", "--seed",
-                  "--target-val-loss", "--ce-chunk-tokens", "--dist-timeout", "--save-every"]
+INT_FLAGS = ["--steps", "--batch-size", "--seq-len", "--warmup", "--eval-every", "--eval-batches", "--max-epochs",
+             "--seed", "--ce-chunk-tokens", "--save-every", "--grad-accum"]
+FLOAT_FLAGS = ["--lr", "--min-lr-ratio", "--weight-decay", "--grad-clip", "--val-fraction", "--target-val-loss",
+               "--dist-timeout", "--peak-tflops"]
+hostile_flags = st.lists(st.one_of(st.tuples(st.sampled_from(INT_FLAGS), hostile_ints),
+                                   st.tuples(st.sampled_from(FLOAT_FLAGS), hostile_numbers)), min_size=1, max_size=2)
+BASE_FLAGS = {"--steps": 2, "--batch-size": 2, "--seq-len": 16, "--eval-every": 1, "--max-epochs": 1}
+
+
+def _pretrain(inputs: dict[str, Path], tmp_path: Path, *, flags: dict[str, object], model: str = "test-tiny",
+              tok: Path | None = None) -> None:
+    chosen = {**BASE_FLAGS, **flags}
+    # Keep each example short: a huge step count runs one epoch of a tiny corpus (it stops with exit 4).
+    if not isinstance(chosen["--steps"], int) or chosen["--steps"] > 3:
+        chosen["--max-epochs"] = 1
+    argv = ["pretrain", "--mode", "from-scratch", "--model-config", model, "--tokenizer", str(tok or inputs["tok"]),
+            "--shards-dir", str(inputs["shards"]), "--out", str(tmp_path / "run"), "--progress", "off",
+            "--device", "cpu", *(f"{flag}={value}" for flag, value in chosen.items())]  # --seed=-1, not an option
+    code, err = _run(argv)
+    _assert_clean(code, err, PRETRAIN_CODES, argv)
 
 
 @SETTINGS
-@given(flags=st.dictionaries(st.sampled_from(PRETRAIN_FLAGS), hostile_numbers, min_size=1, max_size=3),
-       config_key=st.sampled_from([None, *config_to_hf(PRESETS["test-tiny"])]), config_value=json_values,
-       tok_value=st.one_of(st.just(512), json_values))
-def test_fuzzed_pretrain_flags_and_configs_exit_with_documented_codes(inputs, flags, config_key, config_value,
-                                                                      tok_value) -> None:
+@given(flags=hostile_flags)
+def test_fuzzed_pretrain_flags_exit_with_documented_codes(inputs, flags) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        model = "test-tiny"
-        if config_key is not None:  # a HF config.json with one hostile field
-            model = str(tmp_path / "config.json")
-            (tmp_path / "config.json").write_bytes(_dumps({**config_to_hf(PRESETS["test-tiny"]),
-                                                           config_key: config_value}))
-        tok = inputs["tok"]
-        if tok_value != 512:
-            tok = tmp_path / "tokenizer_meta.json"
-            tok.write_bytes(_dumps({"effective_vocab_count": tok_value}))
-        base = {"--steps": 2, "--batch-size": 2, "--seq-len": 16, "--eval-every": 1, "--max-epochs": 1}
-        chosen = {**base, **flags}
-        # Keep each example short: a huge step count is only fuzzed with one epoch of a tiny corpus (exit 4).
-        if isinstance(chosen["--steps"], int) and chosen["--steps"] > 3:
-            chosen["--max-epochs"] = 1
-        argv = ["pretrain", "--mode", "from-scratch", "--model-config", model, "--tokenizer", str(tok),
-                "--shards-dir", str(inputs["shards"]), "--out", str(tmp_path / "run"), "--progress", "off",
-                "--device", "cpu"]
-        for flag, value in chosen.items():
-            argv += [flag, str(value)]
-        code, err = _run(argv)
-        _assert_clean(code, err, PRETRAIN_CODES, argv)
+        _pretrain(inputs, Path(tmp), flags=dict(flags))
+
+
+@SETTINGS
+@given(key=st.sampled_from(sorted(config_to_hf(PRESETS["test-tiny"]))), value=st.one_of(hostile_numbers, json_values))
+def test_fuzzed_model_configs_exit_with_documented_codes(inputs, key, value) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.json"  # a HF config.json with one hostile field
+        path.write_bytes(_dumps({**config_to_hf(PRESETS["test-tiny"]), key: value}))
+        _pretrain(inputs, Path(tmp), flags={}, model=str(path))
+
+
+@SETTINGS
+@given(key=st.sampled_from(["effective_vocab_count", "vocab_size", "n_vocab"]),
+       value=st.one_of(hostile_numbers, json_values))
+def test_fuzzed_tokenizer_descriptors_exit_with_documented_codes(inputs, key, value) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tok = Path(tmp) / "tokenizer_meta.json"
+        tok.write_bytes(_dumps({key: value}))
+        _pretrain(inputs, Path(tmp), flags={}, tok=tok)
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +203,7 @@ def test_fuzzed_patterns_import_cleanly(small_tok, pattern, vocab) -> None:
         argv = ["tokenize", "import-tiktoken", "--ranks", str(small_tok / "r.tiktoken"), "--special-tokens", "none",
                 "--pattern", pattern, "--output", str(Path(tmp) / "tok")]
         if vocab is not None:
-            argv += ["--model-vocab-size", str(vocab)]
+            argv += [f"--model-vocab-size={vocab}"]
         code, err = _run(argv)
         _assert_clean(code, err, TOKENIZE_CODES, argv)
 
@@ -215,7 +231,7 @@ def test_fuzzed_tokenizer_json_corpus_and_flags_encode_cleanly(small_tok, regex,
             value = 2  # --workers 10000 is the scale branch's item; this fuzz keeps the pool small
         argv = ["tokenize", "encode-corpus", "--corpus", str(corpus), "--tokenizer", str(tok), "--output",
                 str(tmp_path / "out"), "--eos-policy", "none", "--on-error", "skip", "--progress", "none",
-                flag, str(value)]
+                f"{flag}={value}"]
         code, err = _run(argv)
         _assert_clean(code, err, TOKENIZE_CODES, argv)
 
