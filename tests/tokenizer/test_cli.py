@@ -198,18 +198,20 @@ def test_a_fifo_manifest_is_refused_by_name_not_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and device files are POSIX")
-@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
 def test_a_fifo_or_device_where_a_tokenizer_file_is_expected_exits_2(tmp_path: Path, tok_dir: Path, kind: str) -> None:
-    """Each of these used to block on the FIFO forever or read /dev/zero until memory ran out (subprocesses with a
-    timeout, so the old behaviour fails instead of hanging the suite)."""
+    """Each of these used to block on the FIFO forever, read /dev/zero until memory ran out, or (a directory named
+    manifest.json) exit 70 with a traceback; subprocesses with a timeout, so a hang fails instead of stalling the
+    suite."""
     import os
     import shutil
 
     def plant(path: Path) -> Path:
-        os.mkfifo(path) if kind == "fifo" else path.symlink_to("/dev/zero")
+        {"fifo": lambda: os.mkfifo(path), "dev-zero": lambda: path.symlink_to("/dev/zero"),
+         "directory": lambda: path.mkdir()}[kind]()
         return path
 
-    what = "is a FIFO (named pipe)" if kind == "fifo" else "is a character device"
+    what = {"fifo": "is a FIFO (named pipe)", "dev-zero": "is a character device", "directory": "is a directory"}[kind]
     hf_dir = tmp_path / "hf"
     hf_dir.mkdir()
     plant(hf_dir / "tokenizer.json")
@@ -218,6 +220,11 @@ def test_a_fifo_or_device_where_a_tokenizer_file_is_expected_exits_2(tmp_path: P
     (edited / "tokenizer.json").unlink()
     plant(edited / "tokenizer.json")
     corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:3])
+    shards = tmp_path / "shards"
+    assert main(["tokenize", "encode-corpus", "--corpus", str(corpus), "--tokenizer", str(tok_dir), "--output",
+                 str(shards), "--quiet"]) == 0
+    (shards / "manifest.json").unlink()
+    plant(shards / "manifest.json")
     cases = [
         (["import-tiktoken", "--ranks", str(plant(tmp_path / "r.tiktoken")), "--output", str(tmp_path / "o1")],
          "r.tiktoken"),
@@ -226,6 +233,8 @@ def test_a_fifo_or_device_where_a_tokenizer_file_is_expected_exits_2(tmp_path: P
         (["import-hf", "--input", str(hf_dir), "--output", str(tmp_path / "o3")], "hf/tokenizer.json"),
         (["encode-corpus", "--corpus", str(corpus), "--tokenizer", str(edited), "--output", str(tmp_path / "o4")],
          "tok/tokenizer.json"),
+        (["inspect", str(shards)], "shards/manifest.json"),
+        (["merge", str(tmp_path / "merged"), str(shards)], "shards/manifest.json"),
     ]
     for argv, name in cases:
         proc = subprocess.run([sys.executable, "-m", "apr", "tokenize", *argv], capture_output=True, text=True,
