@@ -23,7 +23,9 @@ class RunConfig(BaseModel):
     steps: int = Field(gt=0)
     batch_size: int = Field(gt=0)
     seq_len: int = Field(gt=0)
-    lr: float = Field(default=3e-4, gt=0)
+    # Bounded: no run learns above it, and from ~1e38 AdamW's float32 arithmetic overflows inside torch (an
+    # internal-error exit 70 instead of bad input).
+    lr: float = Field(default=3e-4, gt=0, le=1000)
     min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
     warmup: int = Field(default=0, ge=0)
     weight_decay: float = Field(default=0.1, ge=0)

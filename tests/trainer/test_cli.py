@@ -120,6 +120,7 @@ def _train(tmp_path: Path, shards_dir: Path, tokenizer_file: Path, *extra: str, 
     ("--seed", "-1", "--seed: Input should be greater than or equal to 0 (got -1)"),
     ("--seed", str(2**64), "--seed: Input should be less than 9223372036854775808"),
     ("--lr", "inf", "--lr: Input should be a finite number"),
+    ("--lr", "1e38", "--lr: Input should be less than or equal to 1000"),  # finite, but overflowed torch's float32
     ("--target-val-loss", "nan", "--target-val-loss: Input should be a finite number"),
     ("--dist-timeout", "1e300", "--dist-timeout: Input should be less than or equal to 604800"),
     ("--ce-chunk-tokens", str(2**40), "--ce-chunk-tokens: Input should be less than 2147483648"),
