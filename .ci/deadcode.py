@@ -36,6 +36,7 @@ WHITELIST = {
     "preserve_quotes": "set on a ruamel.yaml.YAML, which reads it on a round trip",
     "whitespace_split": "set on a shlex.shlex, which reads it when splitting a CMD: command",
     "commenters": "set on a shlex.shlex, which reads it when splitting a CMD: command",
+    "min_width": "set on a rich.table.Column, which reads it when measuring the table (apr inspect)",
 }
 DATA_BASES = {"BaseModel", "Enum", "StrEnum", "IntEnum"}
 

@@ -12,9 +12,11 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from safeio import RefusedInputError
 from tokenizer.cli import register as register_tokenizer
 
 INTERNAL_ERROR = 70
+BAD_INPUT = 2
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -42,10 +44,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("apr: interrupted", file=sys.stderr)
         return 130
-    except Exception:
+    except RefusedInputError as exc:  # safeio refused a file (a FIFO, a device, hostile JSON): bad input
+        print(f"apr {args.command}: error: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    except BaseException as exc:
         # Bad input is reported by the handlers with their own exit codes; anything reaching here
         # is a bug or an environment failure (out of memory, disk full). Exit 70 (EX_SOFTWARE) so it
-        # is never mistaken for a verdict such as 1 = "target val_loss not reached".
+        # is never mistaken for a verdict such as 1 = "target val_loss not reached". A Rust panic
+        # (pyo3's PanicException) is a BaseException and would otherwise exit 1 by itself.
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise  # SystemExit and the like keep their meaning
         traceback.print_exc()
         print(f"apr {args.command}: internal error (exit {INTERNAL_ERROR}); the traceback above is a bug "
               "report or an environment failure", file=sys.stderr)

@@ -1,8 +1,9 @@
 """``apr tokenize …``: a thin argparse layer over the library API.
 
 Heavy modules (tiktoken, tokenizers, numpy, rich, pydantic models) are imported inside the handlers
-so ``apr --help`` stays fast. Every handler returns an exit code: 0 ok, 2 bad input, 3 verification
-failure (the output must not be used), 130 interrupted.
+so ``apr --help`` stays fast. Every handler returns an exit code: 0 ok, 2 bad input (including a file safeio
+refuses to read and a failure inside an encoder's Rust code), 3 verification failure (the output must not be
+used), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def _guarded(command: str, fn: Callable[[argparse.Namespace], int]) -> Callable[
     """Turn library errors into a located message and an exit code instead of a traceback."""
 
     def handler(args: argparse.Namespace) -> int:
-        from safeio import NotRegularFileError
+        from safeio import RefusedInputError
         from tokenizer.errors import TokenizeError
 
         try:
@@ -86,8 +87,8 @@ def _guarded(command: str, fn: Callable[[argparse.Namespace], int]) -> Callable[
         except TokenizeError as exc:
             print(f"apr tokenize {command}: error: {exc.render()}", file=sys.stderr)
             return exc.exit_code
-        except NotRegularFileError as exc:  # a FIFO, device or directory where a file was expected
-            print(f"apr tokenize {command}: error: {exc}\n  how to fix: point at a regular file", file=sys.stderr)
+        except RefusedInputError as exc:  # a FIFO/device where a file is expected, or JSON beyond safe limits
+            print(f"apr tokenize {command}: error: {exc}", file=sys.stderr)
             return 2
 
     return handler

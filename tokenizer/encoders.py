@@ -14,17 +14,19 @@ The test suite adds property-based and real-code equivalence checks on top.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
 import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
 
 from tokenizer.bytelevel import token_to_bytes
-from tokenizer.errors import TokenizeError
+from tokenizer.errors import EngineError, TokenizeError, engine_failure, is_engine_panic
 from tokenizer.hf_json import TokenizerDefinition, walk_pretokenizers
 from tokenizer.ranks import iter_merges
 
@@ -90,12 +92,27 @@ def _structural_reason(defn: TokenizerDefinition) -> str | None:
     return None
 
 
+def _regex_reason(pattern: str) -> str | None:
+    """Why tiktoken's regex engine (fancy-regex) cannot run ``pattern``, if it cannot (Oniguruma may)."""
+    import tiktoken
+
+    try:
+        tiktoken.Encoding("apr-regex-probe", pat_str=pattern, mergeable_ranks={bytes([b]): b for b in range(256)},
+                          special_tokens={})
+    except ValueError as exc:
+        return f"tiktoken's regex engine rejects the pre-tokenizer pattern ({str(exc).splitlines()[0][:120]})"
+    return None
+
+
 def tiktoken_spec(defn: TokenizerDefinition, *, check_merges: bool = True) -> TiktokenSpec | str:
     """The tiktoken description of ``defn``, or a sentence saying why there is none."""
     reason = _structural_reason(defn)
     if reason is not None:
         return reason
     assert defn.pattern is not None
+    reason = _regex_reason(defn.pattern)
+    if reason is not None:
+        return reason
     added = {t.content: t.id for t in defn.added_tokens}
     ranks: dict[bytes, int] = {}
     as_bytes = defn.vocab_bytes
@@ -133,18 +150,44 @@ def _merge_difference(ranks: dict[bytes, int], defn: TokenizerDefinition) -> str
     return None
 
 
+_ENGINE_FIX = ("the tokenizer's pre-tokenizer regex backtracks catastrophically on this text (or matches empty "
+               "text): fix the regex and re-import the tokenizer, or remove the document from the corpus")
+
+
+@contextlib.contextmanager
+def engine_errors(engine: str, texts: Sequence[str] = (), raises: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Turn a failure inside an engine's Rust code into an ``EngineError`` (exit 2) naming the document.
+
+    A Rust panic reaches Python as ``pyo3_runtime.PanicException``, a ``BaseException`` that no
+    ``except Exception`` stops, so it used to end the process with exit 1; tokenizers reports its own
+    errors as a bare ``Exception``, tiktoken a regex failure (its backtracking limit) as ``ValueError``
+    (``raises``). Anything else (a bug here, ``MemoryError``, Ctrl-C) passes through.
+    """
+    try:
+        yield
+    except BaseException as exc:
+        if not (is_engine_panic(exc) or type(exc) is Exception or isinstance(exc, raises)):
+            raise
+        doc = f" on a document starting {texts[0][:60]!r}" if len(texts) == 1 else (
+            f" on one of {len(texts)} documents (the first starts {texts[0][:60]!r})" if texts else "")
+        raise EngineError(f"the {engine} encoder failed{doc}: {engine_failure(exc)}", fix=_ENGINE_FIX) from None
+
+
 class TiktokenEncoder:
     name = "tiktoken"
 
     def __init__(self, spec: TiktokenSpec, special_text: SpecialText) -> None:
         import tiktoken
 
-        self._enc = tiktoken.Encoding(
-            "apr-bpe",
-            pat_str=spec.pattern,
-            mergeable_ranks=spec.ranks,
-            special_tokens=spec.special_tokens,
-        )
+        try:
+            self._enc = tiktoken.Encoding(
+                "apr-bpe",
+                pat_str=spec.pattern,
+                mergeable_ranks=spec.ranks,
+                special_tokens=spec.special_tokens,
+            )
+        except ValueError as exc:  # the pattern does not compile in tiktoken's regex engine
+            raise TokenizeError(f"tiktoken cannot build this tokenizer: {exc}", fix="use --engine hf") from None
         self._nfc = spec.nfc
         self.special_text = special_text
         self._recognize = special_text == "recognize"
@@ -168,7 +211,8 @@ class TiktokenEncoder:
         return text
 
     def _ordinary(self, text: str) -> np.ndarray:
-        return self._enc.encode_to_numpy(self._norm(text), allowed_special=set(), disallowed_special=())
+        with engine_errors(self.name, [text], raises=(ValueError,)):  # no special token is disallowed here
+            return self._enc.encode_to_numpy(self._norm(text), allowed_special=set(), disallowed_special=())
 
     def encode(self, text: str) -> np.ndarray:
         if not self._recognize or self._special_re is None:
@@ -189,7 +233,8 @@ class TiktokenEncoder:
         return [self.encode(t) for t in texts]
 
     def decode_bytes(self, ids: np.ndarray) -> bytes:
-        return self._enc.decode_bytes([int(i) for i in ids])
+        with engine_errors(self.name):
+            return self._enc.decode_bytes([int(i) for i in ids])
 
 
 class HFEncoder:
@@ -199,21 +244,35 @@ class HFEncoder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from tokenizers import Tokenizer
 
-        self._tok = Tokenizer.from_str(tokenizer_json)
+        try:
+            self._tok = Tokenizer.from_str(tokenizer_json)
+        except Exception as exc:  # tokenizers raises a bare Exception: unknown merge token, bad regex, ...
+            raise TokenizeError(f"HF tokenizers cannot load this tokenizer.json: {engine_failure(exc)}",
+                                fix="re-import the tokenizer with `apr tokenize import-hf` (which checks that HF "
+                                "loads it) or restore the original file") from None
         self.set_special_text(special_text)
 
     def set_special_text(self, special_text: SpecialText) -> None:
         self._tok.encode_special_tokens = special_text == "ordinary"
 
     def encode(self, text: str) -> np.ndarray:
-        return np.asarray(self._tok.encode(text, add_special_tokens=False).ids, dtype=np.uint32)
+        with engine_errors(self.name, [text]):
+            return np.asarray(self._tok.encode(text, add_special_tokens=False).ids, dtype=np.uint32)
 
     def encode_many(self, texts: list[str]) -> list[np.ndarray]:
-        encs = self._tok.encode_batch(texts, add_special_tokens=False)
+        try:
+            with engine_errors(self.name, texts):
+                encs = self._tok.encode_batch(texts, add_special_tokens=False)
+        except EngineError:
+            if len(texts) > 1:
+                for text in texts:  # name the document that fails (its own error is raised here)
+                    self.encode(text)
+            raise
         return [np.asarray(e.ids, dtype=np.uint32) for e in encs]
 
     def decode_bytes(self, ids: np.ndarray) -> bytes:
-        text = self._tok.decode([int(i) for i in ids], skip_special_tokens=False)
+        with engine_errors(self.name):
+            text = self._tok.decode([int(i) for i in ids], skip_special_tokens=False)
         return text.encode("utf-8", "surrogatepass")
 
 

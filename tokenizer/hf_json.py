@@ -7,14 +7,14 @@ token id live in one place.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from safeio import JSONInputError, loads_json
 from tokenizer.bytelevel import bytes_to_token, token_to_bytes
-from tokenizer.errors import TokenizeError
+from tokenizer.errors import TokenizeError, json_error
 from tokenizer.presets import GPT2_PATTERN
 
 
@@ -201,16 +201,10 @@ def check_deterministic(obj: dict[str, Any], source: str) -> None:
 
 
 def parse_tokenizer_json(data: bytes, source: str) -> TokenizerDefinition:
-    try:
-        obj = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise _fail(
-            f"{source}:{exc.lineno}:{exc.colno}", f"not valid JSON ({exc.msg})", "restore the original file"
-        ) from None
-    except UnicodeDecodeError:
-        raise _fail(source, "not UTF-8 text", "tokenizer.json must be a UTF-8 JSON file") from None
-    except (ValueError, RecursionError) as exc:  # a 5000-digit integer, arrays nested 100k deep
-        raise _fail(source, f"not usable JSON ({str(exc).split(';')[0]})", "restore the original file") from None
+    try:  # bounded: a 5000-digit integer, arrays nested 100k deep or NaN are located refusals, not crashes
+        obj = loads_json(data, source)
+    except JSONInputError as exc:
+        raise json_error(exc) from None
     if not isinstance(obj, dict) or not isinstance(obj.get("model"), dict):
         raise _fail(source, "no `model` object; this is not an HF tokenizer.json")
     if obj.get("normalizer") is not None and not isinstance(obj["normalizer"], dict):

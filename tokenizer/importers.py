@@ -12,15 +12,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from safeio import atomic_write_bytes, atomic_write_text
+from safeio import JSONInputError, atomic_write_bytes, atomic_write_text, read_json, read_regular_bytes
 from tokenizer.encoder_cache import record_encoder
 from tokenizer.encoders import HFEncoder, TiktokenEncoder, TiktokenSpec, tiktoken_spec
-from tokenizer.errors import TokenizeError
+from tokenizer.errors import TokenizeError, json_error
 from tokenizer.hf_json import TokenizerDefinition, build_tokenizer_json, check_ids, parse_tokenizer_json
 from tokenizer.loader import TOKENIZER_FILE, check_vocab_format
 from tokenizer.meta import META_FILE, FastEncoderCheck, SourceInfo, TokenizerMeta
+from tokenizer.pattern import check_pattern, check_pretokenizer
 from tokenizer.presets import DEFAULT_NORMALIZER, PATTERNS, QWEN2_MODEL_VOCAB_SIZE, SPECIAL_TOKEN_SETS
-from tokenizer.ranks import check_byte_level, derive_merges, load_tiktoken_ranks
+from tokenizer.ranks import check_byte_level, derive_merges, parse_tiktoken_ranks, read_ranks_file
 from tokenizer.resources import find_qwen_tiktoken
 from tokenizer.version import PRODUCER
 
@@ -85,12 +86,13 @@ def write_extracted(
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
+    """A JSON object file beside the tokenizer, or None when absent; a FIFO or hostile JSON is refused, located."""
+    if not path.exists():
         return None
     try:
-        obj = json.loads(path.read_bytes())
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, a 5000-digit integer, deep nesting
-        raise TokenizeError(f"not valid JSON: {str(exc).split(';')[0]}", where=str(path)) from None
+        obj = read_json(path)
+    except JSONInputError as exc:
+        raise json_error(exc) from None
     return obj if isinstance(obj, dict) else None
 
 
@@ -98,7 +100,7 @@ def import_hf(source: Path | str, output: Path | str, *, force: bool = False) ->
     """Extract a byte-level BPE tokenizer from an HF model directory or a tokenizer.json file."""
     source, output = Path(source), Path(output)
     tj = source / TOKENIZER_FILE if source.is_dir() else source
-    if not tj.is_file():
+    if not tj.exists():
         extra = " (found vocab.json/merges.txt only)" if (source / "vocab.json").is_file() else ""
         raise TokenizeError(
             f"no tokenizer.json{extra}",
@@ -106,9 +108,10 @@ def import_hf(source: Path | str, output: Path | str, *, force: bool = False) ->
             fix="pass an HF model directory containing tokenizer.json, or the tokenizer.json file itself",
         )
     _check_output(output, force)
-    data = tj.read_bytes()
+    data = read_regular_bytes(tj)
     defn = parse_tokenizer_json(data, str(tj))
     check_ids(defn)
+    check_pretokenizer(defn)
     warnings = check_vocab_format(defn)
     try:
         from tokenizers import Tokenizer
@@ -167,6 +170,7 @@ def import_tiktoken(
     ranks_path, output = Path(ranks_path), Path(output)
     _check_output(output, force)
     regex = PATTERNS.get(pattern, pattern)
+    check_pattern(regex, f"--pattern {pattern!r}" if pattern in PATTERNS else "--pattern")
     if normalizer == "auto":
         norm = DEFAULT_NORMALIZER.get(pattern)
     elif normalizer in ("NFC", "nfc"):
@@ -176,7 +180,8 @@ def import_tiktoken(
     else:
         raise TokenizeError(f"unknown --normalizer {normalizer!r}", fix="use auto, nfc or none")
     specials = _special_tokens_arg(special_tokens)
-    ranks = load_tiktoken_ranks(ranks_path)
+    ranks_bytes = read_ranks_file(ranks_path)
+    ranks = parse_tiktoken_ranks(ranks_bytes, str(ranks_path))
     check_byte_level(ranks, str(ranks_path))
     n = len(ranks)
     for tok, idx in specials.items():
@@ -205,7 +210,7 @@ def import_tiktoken(
         output, data, defn,
         source=SourceInfo(
             kind="tiktoken-ranks", path=str(ranks_path),
-            sha256=hashlib.sha256(ranks_path.read_bytes()).hexdigest(),
+            sha256=hashlib.sha256(ranks_bytes).hexdigest(),
         ),
         vocab_size=model_vocab_size,
         eos_token=_guess_eos(specials, None),

@@ -14,12 +14,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from safeio import NotRegularFileError, read_regular_bytes
 from tokenizer.bytelevel import token_to_bytes
 from tokenizer.encoder_cache import MODES, load_entry, recorded_mismatch
 from tokenizer.encoders import EncoderSpec, SpecialText, TiktokenEncoder, TiktokenSpec, tiktoken_spec
 from tokenizer.errors import TokenizeError
 from tokenizer.hf_json import TokenizerDefinition, TokenizerSummary, check_ids, parse_tokenizer_json
 from tokenizer.meta import META_FILE, TokenizerMeta
+from tokenizer.pattern import check_pretokenizer
 
 TOKENIZER_FILE = "tokenizer.json"
 #: More than this share of vocab entries outside the byte alphabet means the vocab is not byte-level.
@@ -114,7 +116,9 @@ def check_vocab_format(defn: TokenizerDefinition) -> list[str]:
 
 def read_tokenizer_json(path: Path) -> tuple[str, bytes]:
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(path)  # a FIFO or device is refused by name, never read
+    except NotRegularFileError:
+        raise
     except OSError as exc:
         raise TokenizeError(f"cannot read: {exc.strerror}", where=str(path)) from None
     try:
@@ -124,10 +128,10 @@ def read_tokenizer_json(path: Path) -> tuple[str, bytes]:
 
 
 def _read_meta(meta_path: Path, sha: str) -> TokenizerMeta | None:
-    if not meta_path.is_file():
+    if not meta_path.exists():
         return None
     try:
-        meta = TokenizerMeta.model_validate_json(meta_path.read_bytes())
+        meta = TokenizerMeta.model_validate_json(read_regular_bytes(meta_path))
     except ValidationError as exc:
         raise TokenizeError(
             f"invalid {META_FILE}: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}",
@@ -153,7 +157,7 @@ def load_tokenizer(path: Path | str, *, use_cache: bool = True) -> LoadedTokeniz
     path = Path(path)
     directory = path if path.is_dir() else path.parent
     tj_path = path / TOKENIZER_FILE if path.is_dir() else path
-    if not tj_path.is_file():
+    if not tj_path.exists():
         raise TokenizeError(
             f"no {TOKENIZER_FILE} found",
             where=str(path),
@@ -178,6 +182,7 @@ def load_tokenizer(path: Path | str, *, use_cache: bool = True) -> LoadedTokeniz
             notes.append(why)
     defn = parse_tokenizer_json(data, str(tj_path))
     check_ids(defn)
+    check_pretokenizer(defn)  # a hand-edited regex must not reach an encoder that panics on it
     warnings = check_vocab_format(defn)
     if meta is not None and meta.fast_engine.tokenizer_json_sha256 == sha:
         # The 1-2 s merge re-derivation was done at import time for these exact bytes.

@@ -13,6 +13,7 @@ import binascii
 from collections.abc import Iterator
 from pathlib import Path
 
+from safeio import NotRegularFileError, read_regular_bytes
 from tokenizer.errors import TokenizeError
 
 
@@ -58,12 +59,15 @@ def parse_tiktoken_ranks(data: bytes, source: str) -> dict[bytes, int]:
     return ranks
 
 
-def load_tiktoken_ranks(path: Path) -> dict[bytes, int]:
+def read_ranks_file(path: Path) -> bytes:
+    """The rank file's bytes; a FIFO or device is refused by name (safeio), never read."""
     try:
-        data = path.read_bytes()
+        return read_regular_bytes(path)
+    except NotRegularFileError:
+        raise
     except OSError as exc:
         raise TokenizeError(f"cannot read rank file: {exc.strerror}", where=str(path)) from None
-    return parse_tiktoken_ranks(data, str(path))
+
 
 
 def check_byte_level(ranks: dict[bytes, int], source: str) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import mmap
 import os
 import struct
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from safeio import AtomicFile
+from safeio import AtomicFile, JSONInputError, JSONLimits, NotRegularFileError, loads_json, open_regular
 from trainer.errors import TrainerInputError
 
 if TYPE_CHECKING:
@@ -74,6 +75,16 @@ REQUIRED_METADATA = (
 )
 
 _DTYPE_SIZES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "U8": 1}
+
+#: Bounds a reader applies before trusting the header or the index (a checkpoint is untrusted input).
+#: Real metadata is about a kilobyte and an index about 150 bytes per tensor.
+MAX_METADATA_BYTES = 16 << 20
+MAX_INDEX_BYTES = 256 << 20
+MAX_NDIM = 8
+#: Product of a shape's extents with zeros counted as 1: a zero-extent tensor still gets strides,
+#: so ``[0, 2**62, 2**62]`` must be refused even though it holds no bytes.
+MAX_EXTENT_PRODUCT = 1 << 48
+_JSON_LIMITS = JSONLimits(max_bytes=MAX_INDEX_BYTES)
 
 
 class AprFormatError(TrainerInputError):
@@ -162,7 +173,10 @@ def write_apr(
         )
         blobs.append(blob)
         rel += len(blob)
-    meta_bytes = json.dumps(dict(metadata), sort_keys=True, separators=(",", ":")).encode()
+    try:  # what the reader would refuse is never written: no NaN/Infinity in metadata
+        meta_bytes = json.dumps(dict(metadata), sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError as exc:
+        raise AprFormatError(f"metadata cannot be written: {exc}") from None
     index_bytes = json.dumps(index, separators=(",", ":")).encode()
     meta_off = HEADER_SIZE
     index_off = meta_off + len(meta_bytes)
@@ -213,6 +227,11 @@ def _parse_header(buf: bytes | mmap.mmap, path: Path, file_size: int) -> AprHead
     end = file_size - FOOTER_SIZE
     if not (meta_off + meta_size <= end and index_off + index_size <= end and data_off <= end):
         raise AprFormatError(f"{path}: header offsets point past the end of the file (truncated?)")
+    if meta_size > MAX_METADATA_BYTES or index_size > MAX_INDEX_BYTES:
+        raise AprFormatError(
+            f"{path}: header declares {meta_size:,} bytes of metadata and {index_size:,} bytes of tensor index; "
+            f"the limits are {MAX_METADATA_BYTES:,} and {MAX_INDEX_BYTES:,} (a corrupt or crafted header)"
+        )
     return AprHeader((major, minor), flags, n, meta_off, meta_size, index_off, index_size, data_off)
 
 
@@ -229,9 +248,11 @@ class AprFile:
     def __init__(self, path: str | Path, *, verify: bool = True) -> None:
         self.path = Path(path)
         try:
-            self._fh = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+            self._fh = open_regular(self.path)  # a FIFO or /dev/zero is refused by name, never read
+        except NotRegularFileError as exc:
+            raise AprFormatError(str(exc)) from None
         except OSError as exc:
-            raise AprFormatError(f"{self.path}: cannot open: {exc}") from exc
+            raise AprFormatError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
         try:
             size = os.fstat(self._fh.fileno()).st_size
             if size == 0:
@@ -252,37 +273,44 @@ class AprFile:
 
     def _json(self, off: int, size: int, what: str) -> Any:
         try:
-            return json.loads(bytes(self._mm[off : off + size]).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise AprFormatError(f"{self.path}: {what} is not valid JSON: {exc}") from exc
+            return loads_json(bytes(self._mm[off : off + size]), f"{self.path} ({what})", _JSON_LIMITS)
+        except JSONInputError as exc:
+            raise AprFormatError(str(exc).split("\n")[0] + " (the checkpoint is corrupt or was not written by apr)") \
+                from None
 
     def _parse_index(self, raw: Any) -> dict[str, TensorEntry]:
         if not isinstance(raw, list) or len(raw) != self.header.n_tensors:
             raise AprFormatError(f"{self.path}: tensor index does not list {self.header.n_tensors} tensors")
         out: dict[str, TensorEntry] = {}
         data_end = self._size - FOOTER_SIZE
-        for item in raw:
+        for i, item in enumerate(raw):
             try:
+                if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"] \
+                        or not isinstance(item.get("dtype"), str) or not isinstance(item.get("shape"), list):
+                    raise ValueError("needs a non-empty string name, a string dtype and a list shape")
                 e = TensorEntry(
-                    str(item["name"]),
-                    str(item["dtype"]),
+                    item["name"],
+                    item["dtype"],
                     tuple(_index_int(d) for d in item["shape"]),
                     _index_int(item["offset"]),
                     _index_int(item["size"]),
                     _index_int(item["crc32"]),
                 )
-                if not isinstance(item["shape"], list) or e.offset < 0 or e.size < 0:
-                    raise ValueError("shape must be a list; offset and size must be >= 0")
+                if e.offset < 0 or e.size < 0 or any(d < 0 for d in e.shape):
+                    raise ValueError("offset, size and every extent must be >= 0")
             except (KeyError, TypeError, ValueError) as exc:
-                raise AprFormatError(f"{self.path}: malformed tensor index entry {str(item)[:200]!r}: {exc}") from exc
+                raise AprFormatError(f"{self.path}: malformed tensor index entry #{i} {str(item)[:200]!r}: {exc}") \
+                    from None
             if e.name in out:
                 raise AprFormatError(f"{self.path}: tensor {e.name} is listed twice in the index")
             if e.dtype not in _DTYPE_SIZES:
                 raise AprFormatError(f"{self.path}: tensor {e.name}: unknown dtype {e.dtype}")
-            numel = 1
-            for d in e.shape:
-                numel *= d
-            if numel * _DTYPE_SIZES[e.dtype] != e.size or any(d < 0 for d in e.shape):
+            if len(e.shape) > MAX_NDIM or math.prod(max(d, 1) for d in e.shape) > MAX_EXTENT_PRODUCT:
+                raise AprFormatError(
+                    f"{self.path}: tensor {e.name}: shape {list(e.shape)} is beyond any model tensor (at most "
+                    f"{MAX_NDIM} dimensions whose nonzero extents multiply to at most 2**48)"
+                )
+            if math.prod(e.shape) * _DTYPE_SIZES[e.dtype] != e.size:
                 raise AprFormatError(f"{self.path}: tensor {e.name}: size {e.size} does not match shape {e.shape}")
             if self.header.data_off + e.offset + e.size > data_end:
                 raise AprFormatError(f"{self.path}: tensor {e.name} extends past the data section (truncated?)")

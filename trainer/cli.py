@@ -2,7 +2,8 @@
 
 Heavy imports (torch, and rich for tables) happen inside the handlers so ``apr --help`` stays instant. Exit codes:
 0 ok, 1 target val_loss not reached, 2 bad input (preflight/config/format/data), 3 NaN/Inf,
-4 training data exhausted, 5 a distributed collective failed (a rank died or stalled past --dist-timeout).
+4 training data exhausted, 5 a distributed collective failed (a rank died or stalled past --dist-timeout),
+130 interrupted (Ctrl-C; the summary says what was saved).
 """
 
 from __future__ import annotations
@@ -10,22 +11,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from trainer.apr_format import AprFormatError, describe
+from safeio import RefusedInputError
+from trainer.apr_format import describe
 from trainer.config import PRESETS
 from trainer.errors import TrainerInputError
 from trainer.run_config import RunConfig
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+#: RunConfig fields whose flag is not ``--`` + the field name with dashes.
+_FLAG_OF = {"model_config_name": "--model-config", "dist_timeout_s": "--dist-timeout"}
 
 _PRETRAIN_EPILOG = """\
 exit codes: 0 ok | 1 --target-val-loss not reached | 2 bad input (preflight, config, data)
             3 NaN/Inf loss or grad norm | 4 training data exhausted (validation is never reused)
             5 multi-process only: a collective failed (another rank died or stalled past --dist-timeout)
             70 internal error (a bug or an environment failure such as out of memory; traceback printed)
+            130 interrupted (Ctrl-C): summary.json has status "interrupted" and says how to resume
 
 example (CPU, tiny):
   apr pretrain --mode from-scratch --model-config qwen2-tiny --tokenizer TOK_DIR \\
@@ -39,12 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "pretrain",
         help="train a decoder-only causal LM from scratch or from an init checkpoint",
-        description="Train a Qwen2/Llama-family causal LM on uint32 token shards, with vocab preflight, "
+        description="Train a Qwen2/Llama-family causal LM on uint32 token shards, with vocab preflight,\n"
         "held-out validation, metrics.jsonl, a summary JSON and an .apr checkpoint.",
         epilog=_PRETRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--mode", required=True, choices=["from-scratch", "from-init"])
+    p.add_argument("--mode", required=True, choices=["from-scratch", "from-init"],
+                   help="from-scratch: random weights, architecture from --model-config, embedding rows must equal "
+                   "the tokenizer's ids; from-init: every weight and architecture field from --init")
     p.add_argument("--init", type=Path, help="init checkpoint: X.apr or a HF directory (config.json + *.safetensors)")
     p.add_argument("--tokenizer", type=Path, required=True,
                    help="tokenizer dir or file (tokenizer.json, a JSON with vocab_size, or *.tiktoken)")
@@ -53,20 +62,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model-config", dest="model_config_name",
                    help=f"from-scratch architecture: a preset ({', '.join(PRESETS)}) or a HF config.json; "
                    "default qwen2-0.5b")
-    p.add_argument("--steps", type=int, required=True)
-    p.add_argument("--batch-size", type=int, required=True)
-    p.add_argument("--seq-len", type=int, required=True)
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--steps", type=int, required=True, help="optimizer updates to run")
+    p.add_argument("--batch-size", type=int, required=True,
+                   help="windows per step on each process (global batch = this x processes)")
+    p.add_argument("--seq-len", type=int, required=True,
+                   help="tokens per training window (at most the model's max_position_embeddings)")
+    p.add_argument("--lr", type=float, default=3e-4,
+                   help="peak learning rate of the warmup + cosine schedule (default 3e-4)")
     p.add_argument("--min-lr-ratio", type=float, default=0.1, help="cosine floor as a fraction of --lr")
     p.add_argument("--warmup", type=int, default=0, help="linear warmup steps")
-    p.add_argument("--weight-decay", type=float, default=0.1)
-    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay on matrices (default 0.1)")
+    p.add_argument("--grad-clip", type=float, default=1.0, help="clip the global gradient norm to this (default 1.0)")
     p.add_argument("--eval-every", type=int, default=50, help="val_loss every K steps (also at 0 and at the end)")
     p.add_argument("--eval-batches", type=int, default=4, help="held-out batches per evaluation")
     p.add_argument("--val-fraction", type=float, default=0.05, help="tail fraction of windows held out")
     p.add_argument("--max-epochs", type=int, default=1, help="passes over the training windows before exhaustion")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="auto: cuda when torch sees a GPU, else cpu")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the initial weights and the data order (0 .. 2**63-1; default 0)")
     p.add_argument("--out", type=Path, required=True,
                    help="run directory (train.log, metrics.jsonl, summary.json, checkpoint.apr); must be empty "
                    "or new unless --resume continues it or --overwrite replaces it")
@@ -100,25 +114,63 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--peak-tflops", type=float,
                    help="the device's dense bf16 peak, for MFU; default: a table of known GPUs (no MFU on CPU or "
                    "an unknown GPU)")
-    p.set_defaults(func=_pretrain)
 
-    i = subparsers.add_parser("inspect", help="print an .apr checkpoint's header, metadata and tensor table")
-    i.add_argument("path", type=Path)
+    p.set_defaults(func=_guarded("pretrain", _pretrain))
+
+    i = subparsers.add_parser(
+        "inspect", help="print an .apr checkpoint's header, metadata and tensor table",
+        description="Verify an .apr checkpoint (header, footer and per-tensor CRC32s, index bounds) and print its "
+        "header, metadata and every tensor's name, dtype, shape, offset and size. Names are never truncated; "
+        "exit 2 when the file is not a valid .apr.",
+    )
+    i.add_argument("path", type=Path, help="the .apr file (apr pretrain's checkpoint.apr, or apr convert's output)")
     i.add_argument("--json", action="store_true", help="machine-readable output")
-    i.set_defaults(func=_inspect)
+    i.set_defaults(func=_guarded("inspect", _inspect))
 
     c = subparsers.add_parser(
         "convert",
         help="import a HF checkpoint dir to .apr (or export .apr to a HF dir with --to-hf)",
-        description="HF_DIR -> .apr: reads config.json and *.safetensors (never pickles). "
-        "X.apr --to-hf DIR: writes config.json + model.safetensors.",
+        description="The direction follows the source: HF_DIR --output X.apr imports config.json and *.safetensors "
+        "(never pickles); X.apr --to-hf DIR exports config.json + model.safetensors. Both check every tensor "
+        "against the architecture (shapes, floating-point dtypes, finite values) before writing.",
     )
-    c.add_argument("source", type=Path, help="HF directory, or an .apr file with --to-hf")
-    c.add_argument("--output", type=Path, help="output .apr path (import)")
-    c.add_argument("--to-hf", type=Path, help="export the .apr source to this HF directory")
-    c.add_argument("--pad-vocab-to", type=int, help="with --to-hf: append zero (reserved) embedding rows up to N")
-    c.add_argument("--json", action="store_true")
-    c.set_defaults(func=_convert)
+    c.add_argument("source", type=Path, help="HF directory (import), or an .apr file (export with --to-hf)")
+    c.add_argument("--output", type=Path, help="import: the .apr file to write")
+    c.add_argument("--to-hf", type=Path, metavar="DIR", help="export: the HF directory to write")
+    c.add_argument("--pad-vocab-to", type=int, metavar="N",
+                   help="with --to-hf: append zero (reserved) embedding rows up to N")
+    c.add_argument("--json", action="store_true", help='print {"output": PATH} as JSON')
+    c.set_defaults(func=_guarded("convert", _convert))
+
+
+def _guarded(command: str, fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Bad input from any layer (a ``TrainerInputError``, an invalid option, a file safeio refuses to read)
+    becomes ``apr COMMAND: error: ...`` and exit 2, never a traceback."""
+
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except ValidationError as exc:
+            print(f"apr {command}: error: {_options_summary(exc)}", file=sys.stderr)
+        except (TrainerInputError, RefusedInputError) as exc:
+            print(f"apr {command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    return handler
+
+
+def _options_summary(exc: ValidationError) -> str:
+    """RunConfig's errors named by the flag a user typed (``--seed: must be >= 0, got -1``)."""
+    parts = []
+    for e in exc.errors():
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["loc"]:
+            field = str(e["loc"][0])
+            flag = _FLAG_OF.get(field, "--" + field.replace("_", "-"))
+            parts.append(f"{flag}: {msg} (got {e['input']!r})")
+        else:
+            parts.append(msg)
+    return "; ".join(parts)
 
 
 def _pretrain(args: argparse.Namespace) -> int:
@@ -126,84 +178,48 @@ def _pretrain(args: argparse.Namespace) -> int:
     from trainer.loop import run_pretrain
 
     fields = {k: v for k, v in vars(args).items() if k in RunConfig.model_fields and v is not None}
+    cfg = RunConfig(**fields)
+    ctx = distributed.context_from_env()
     try:
-        cfg = RunConfig(**fields)
-        ctx = distributed.context_from_env()
-        try:
-            result = run_pretrain(cfg, dist=ctx)
-            distributed.stop(barrier=True)  # leave together: no rank tears down while rank 0 still writes
-        except TrainerInputError:
+        result = run_pretrain(cfg, dist=ctx)
+        distributed.stop(barrier=True)  # leave together: no rank tears down while rank 0 still writes
+    except KeyboardInterrupt:  # the loop handles Ctrl-C during steps; this is setup or the final writes
+        print(f"apr pretrain: interrupted outside the training steps (during setup or the final writes); "
+              f"{cfg.out}/summary.json exists only if the run got that far", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (TrainerInputError, RefusedInputError):
+        raise
+    except Exception as exc:  # a collective failed or timed out, or a rank crashed mid-run
+        if not ctx.is_distributed:
             raise
-        except Exception as exc:  # a collective failed or timed out, or a rank crashed mid-run
-            if not ctx.is_distributed:
-                raise
-            print(f"apr pretrain: error: rank {ctx.rank} of {ctx.world_size} stopped: {type(exc).__name__}: "
-                  f"{str(exc).strip()[:800]}\n  another rank probably exited or stalled (collectives time out after "
-                  f"{cfg.dist_timeout_s:g} s); its log has the root cause. No checkpoint was written.",
-                  file=sys.stderr, flush=True)
-            return distributed.EXIT_DISTRIBUTED
-        finally:
-            distributed.stop()
-    except ValidationError as exc:
-        msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-        print(f"apr pretrain: error: {msgs}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except TrainerInputError as exc:
-        print(f"apr pretrain: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        print(f"apr pretrain: error: rank {ctx.rank} of {ctx.world_size} stopped: {type(exc).__name__}: "
+              f"{str(exc).strip()[:800]}\n  another rank probably exited or stalled (collectives time out after "
+              f"{cfg.dist_timeout_s:g} s); its log has the root cause. No checkpoint was written.",
+              file=sys.stderr, flush=True)
+        return distributed.EXIT_DISTRIBUTED
+    finally:
+        distributed.stop()
     if args.json:
         print(json.dumps(result.summary, indent=2))
+    if result.status == "interrupted":
+        print(f"apr pretrain: {result.summary['detail']}; summary in {cfg.out}/summary.json", file=sys.stderr)
     return result.exit_code
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    try:
-        info = describe(args.path)
-    except AprFormatError as exc:
-        print(f"apr inspect: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    info = describe(args.path)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from trainer.inspect_view import print_checkpoint
 
-    con = Console()
-    h = info["header"]
-    con.print(f"[bold]{info['path']}[/bold]  {info['file_size']:,} bytes  CRCs {info['crc']}")
-    con.print(
-        f"magic {h['magic']}  version {h['version']}  flags {h['flags']} (tied={h['tied_embeddings']})  "
-        f"tensors {h['n_tensors']}  metadata@{h['metadata_offset']}+{h['metadata_size']}  "
-        f"index@{h['tensor_index_offset']}+{h['tensor_index_size']}  data@{h['data_offset']}"
-    )
-    meta = Table("key", "value", title="metadata")
-    for k, v in info["metadata"].items():
-        meta.add_row(k, json.dumps(v) if isinstance(v, dict | list) else str(v))
-    con.print(meta)
-    tab = Table("name", "dtype", "shape", "offset", "bytes", title="tensors")
-    for t in info["tensors"]:
-        tab.add_row(t["name"], t["dtype"], str(tuple(t["shape"])), str(t["offset"]), f"{t['size']:,}")
-    con.print(tab)
+    print_checkpoint(info)
     return 0
 
 
 def _convert(args: argparse.Namespace) -> int:
-    try:
-        from trainer.convert import apr_to_hf, hf_to_apr
+    from trainer.convert import convert_direction
 
-        if args.to_hf is not None:
-            out = apr_to_hf(args.source, args.to_hf, pad_vocab_to=args.pad_vocab_to)
-        else:
-            if args.output is None:
-                print("apr convert: error: --output X.apr is required when importing a HF directory", file=sys.stderr)
-                return EXIT_BAD_INPUT
-            if not args.source.is_dir():
-                print(f"apr convert: error: {args.source} is not a HF directory (config.json + *.safetensors)",
-                      file=sys.stderr)
-                return EXIT_BAD_INPUT
-            out = hf_to_apr(args.source, args.output)
-    except TrainerInputError as exc:
-        print(f"apr convert: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    out = convert_direction(args.source, output=args.output, to_hf=args.to_hf, pad_vocab_to=args.pad_vocab_to)
     print(json.dumps({"output": str(out)}) if args.json else f"wrote {out}")
     return 0

@@ -10,14 +10,14 @@ Nothing in this module imports torch, so the CLI can build and print configs che
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from safeio import JSONInputError, JSONLimits, NotRegularFileError, read_json, require_regular
 from trainer.apr_format import read_apr_metadata
 from trainer.errors import TrainerInputError
 
@@ -59,21 +59,37 @@ class EncoderArchitectureError(ConfigError):
     """An encoder architecture was offered as init for a decoder-only causal LM."""
 
 
-class ModelConfig(BaseModel):
-    """Every field that determines the shape and numerics of the decoder-only model."""
+#: Upper bounds on the size fields, each far above any published decoder (Llama-3.1-405B: 126 layers,
+#: hidden 16,384, MLP 53,248; Gemma-3: 262,144 ids; 10M-token contexts). They exist so a config
+#: claiming ``num_layers`` 1e8 is refused in microseconds instead of hanging in the model build or
+#: asking the allocator for petabytes; ``trainer.budget`` then checks what the config really needs.
+MAX_VOCAB = 1 << 24
+MAX_HIDDEN = 1 << 16
+MAX_LAYERS = 1 << 10
+MAX_HEADS = 1 << 10
+MAX_INTERMEDIATE = 1 << 20
+MAX_POSITIONS = 1 << 24
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+class ModelConfig(BaseModel):
+    """Every field that determines the shape and numerics of the decoder-only model.
+
+    Every number is finite and bounded (``allow_inf_nan=False``): an ``rms_norm_eps`` or
+    ``rope_theta`` of Infinity would train "ok" while computing nothing meaningful.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     architecture: Architecture
-    vocab_size: int = Field(gt=0)
-    hidden_size: int = Field(gt=0)
-    num_layers: int = Field(gt=0)
-    num_heads: int = Field(gt=0)
-    num_kv_heads: int = Field(gt=0)
-    intermediate_size: int = Field(gt=0)
-    max_position_embeddings: int = Field(gt=0)
+    vocab_size: int = Field(gt=0, le=MAX_VOCAB)
+    hidden_size: int = Field(gt=0, le=MAX_HIDDEN)
+    num_layers: int = Field(gt=0, le=MAX_LAYERS)
+    num_heads: int = Field(gt=0, le=MAX_HEADS)
+    num_kv_heads: int = Field(gt=0, le=MAX_HEADS)
+    intermediate_size: int = Field(gt=0, le=MAX_INTERMEDIATE)
+    max_position_embeddings: int = Field(gt=0, le=MAX_POSITIONS)
     rope_theta: float = Field(gt=0)
-    rms_norm_eps: float = Field(gt=0)
+    rms_norm_eps: float = Field(gt=0, lt=1)
     tie_word_embeddings: bool
     qkv_bias: bool
 
@@ -174,6 +190,33 @@ PRESETS: dict[str, ModelConfig] = {
 DEFAULT_PRESET = "qwen2-0.5b"
 
 
+def presets_with_vocab(vocab_size: int) -> list[str]:
+    """Presets whose embedding table has exactly ``vocab_size`` rows (what a from-scratch run needs)."""
+    return [name for name, cfg in PRESETS.items() if cfg.vocab_size == vocab_size]
+
+
+def model_source(preset: str | None) -> str:
+    """Where a from-scratch architecture came from, for messages."""
+    return f"--model-config {preset}" if preset else f"the default model config {DEFAULT_PRESET}"
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """Pydantic's errors as one line per field (``num_layers: Input should be less than or equal to 1024``)."""
+    parts = []
+    for e in exc.errors():
+        field = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{field}: {msg} (got {e['input']!r})" if field else msg)
+    return "; ".join(parts)
+
+
+def _build(fields: Mapping[str, Any], where: str) -> ModelConfig:
+    try:
+        return ModelConfig(**fields)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: invalid architecture: {validation_summary(exc)}") from None
+
+
 def _require(source: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in source or source[key] is None:
         raise ConfigError(
@@ -185,11 +228,11 @@ def _require(source: Mapping[str, Any], key: str, where: str) -> Any:
 
 def _check_decoder_architecture(hf: Mapping[str, Any], where: str) -> str:
     """Reject encoder / unsupported HF configs before any weight is touched; returns the model_type."""
-    archs_given = hf.get("architectures") or []
-    if not any(str(a).endswith(_ENCODER_ARCH_SUFFIXES) for a in archs_given):
+    given = hf.get("architectures") or []
+    archs = [str(a) for a in (given if isinstance(given, list) else [given])]
+    if not any(a.endswith(_ENCODER_ARCH_SUFFIXES) for a in archs):
         _require(hf, "model_type", where)
     model_type = str(hf.get("model_type", "")).lower()
-    archs = [str(a) for a in (hf.get("architectures") or [])]
     if (
         model_type in ENCODER_MODEL_TYPES
         or hf.get("is_encoder_decoder") is True
@@ -240,10 +283,7 @@ def _from_hf(hf: Mapping[str, Any], where: str) -> ModelConfig:
         "tie_word_embeddings": _require(hf, "tie_word_embeddings", where),
         "qkv_bias": qkv_bias,
     }
-    try:
-        return ModelConfig(**fields)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: invalid architecture: {exc}") from exc
+    return _build(fields, where)
 
 
 def config_to_hf(cfg: ModelConfig) -> dict[str, Any]:
@@ -276,10 +316,7 @@ def _from_apr_metadata(meta: Mapping[str, Any], where: str) -> ModelConfig:
     arch = str(_require(meta, "architecture", where)).lower()
     _check_decoder_architecture({"model_type": arch}, where)
     fields = {name: _require(meta, name, where) for name in ARCH_FIELDS}
-    try:
-        return ModelConfig(**fields)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: invalid architecture: {exc}") from exc
+    return _build(fields, where)
 
 
 def model_config_for(init: str | os.PathLike[str] | None = None, preset: str | None = None) -> ModelConfig:
@@ -310,21 +347,31 @@ def model_config_for(init: str | os.PathLike[str] | None = None, preset: str | N
 def _from_init(path: Path) -> ModelConfig:
     if path.is_dir():
         cfg_path = path / "config.json"
-        if not cfg_path.is_file():
+        if not cfg_path.exists():
             raise ConfigError(f"{path}: init directory has no config.json")
         return _from_hf(_read_json(cfg_path), str(cfg_path))
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{path}: init does not exist")
+    try:
+        require_regular(path)
+    except NotRegularFileError as exc:
+        raise ConfigError(f"--init {exc}") from None
     if path.suffix == ".json":
         return _from_hf(_read_json(path), str(path))
     return _from_apr_metadata(read_apr_metadata(path), str(path))
 
 
+#: A HF config.json is a few kilobytes.
+CONFIG_JSON_LIMITS = JSONLimits(max_bytes=16 << 20)
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read JSON: {exc}") from exc
+        data = read_json(path, CONFIG_JSON_LIMITS)
+    except (JSONInputError, NotRegularFileError) as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object")
+        raise ConfigError(f"{path}: expected a JSON object (a HF config.json), found {type(data).__name__}")
     return data

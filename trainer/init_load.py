@@ -8,11 +8,12 @@ here every model parameter must be populated by a tensor of the right shape
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from safeio import sha256_file
+from safeio import regular_files, sha256_file
 from trainer.apr_format import AprFile
 from trainer.config import ModelConfig, model_config_for
 from trainer.model import CausalLM
@@ -23,10 +24,18 @@ _IGNORABLE_SUFFIXES = (".rotary_emb.inv_freq",)
 
 
 def read_init_tensors(init: str | Path) -> dict[str, torch.Tensor]:
-    """All tensors of an init, by HF parameter name. Never unpickles (.bin/.pt are refused)."""
+    """All tensors of an init, by HF parameter name. Never unpickles (.bin/.pt are refused).
+
+    Weight files follow safeio's symlink rule: links are followed (an HF cache snapshot is links into
+    ``blobs/``), only regular files are read, and a ``*.safetensors`` entry that is not one (a FIFO, a
+    dangling link, a directory) is refused by name rather than skipped: a skipped shard is missing weights.
+    """
     path = Path(init)
     if path.is_dir():
-        files = sorted(path.glob("*.safetensors"))
+        files, unreadable = regular_files(path, lambda name: name.endswith(".safetensors"))
+        if unreadable:
+            raise PreflightError("init-weights", f"{path}: weight entries that are not regular files: "
+                                 f"{'; '.join(unreadable)}; only regular files (or links to them) are read")
         if not files:
             pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
             hint = f" (found {', '.join(pickles)}: pickle formats are refused)" if pickles else ""
@@ -54,8 +63,28 @@ def expected_shapes(model: CausalLM) -> dict[str, tuple[int, ...]]:
     return {n: tuple(t.shape) for n, t in model.checkpoint_tensors().items()}
 
 
-def _checked_ignorable(model: CausalLM, tensors: dict[str, torch.Tensor], init: str | Path) -> list[str]:
-    """Gate the init's tensors against ``model``'s shapes; returns the names that are legitimately extra."""
+def check_init_values(tensors: dict[str, torch.Tensor], names: list[str], source: str | Path) -> None:
+    """Every weight a model takes from ``source`` is floating point and finite.
+
+    Copying a bool or integer tensor into a float parameter "works" (``copy_`` casts), so an I64
+    embedding would load as a table of whole numbers; a NaN weight would surface only as a
+    non-finite step-0 loss. Both are refused here, by name, before anything is copied.
+    """
+    wrong_dtype = [f"{n} ({tensors[n].dtype})" for n in names if not tensors[n].is_floating_point()]
+    if wrong_dtype:
+        raise PreflightError("init-weights", f"{source}: {len(wrong_dtype)} weight(s) are not floating point: "
+                             f"{', '.join(wrong_dtype[:8])}. Weights must be F32, F16, BF16 or F64; a cast would "
+                             "turn integers into weights silently. Re-export the checkpoint from its training code.")
+    not_finite = [n for n in names if not bool(torch.isfinite(tensors[n]).all())]
+    if not_finite:
+        raise PreflightError("init-weights", f"{source}: {len(not_finite)} weight(s) hold NaN or Inf values: "
+                             f"{', '.join(not_finite[:8])}. The checkpoint is corrupt or diverged; use an earlier one.")
+
+
+def _checked_ignorable(model: CausalLM, tensors: dict[str, torch.Tensor], init: str | Path, *,
+                       values: bool = True) -> list[str]:
+    """Gate the init's tensors against ``model``'s shapes (and, with ``values``, dtypes and finiteness);
+    returns the names that are legitimately extra."""
     ignorable = [n for n in tensors if n.endswith(_IGNORABLE_SUFFIXES)]
     if model.cfg.tie_word_embeddings and "lm_head.weight" in tensors:
         # HF sometimes stores the tied head explicitly; it must equal the embedding, then it is redundant.
@@ -68,6 +97,8 @@ def _checked_ignorable(model: CausalLM, tensors: dict[str, torch.Tensor], init: 
         ignorable.append("lm_head.weight")
     expected = expected_shapes(model)
     check_init_tensors(expected, {n: tuple(t.shape) for n, t in tensors.items()}, ignorable=ignorable, source=str(init))
+    if values:
+        check_init_values(tensors, list(expected), init)
     return ignorable
 
 
@@ -92,9 +123,10 @@ def load_init_into(
 
     ``tensors``: the init's tensors if already read (``read_checked_init_tensors``), else read here.
     """
+    checked = tensors is not None  # read_checked_init_tensors already gated dtypes and values
     if tensors is None:
         tensors = read_init_tensors(init)
-    ignorable = _checked_ignorable(model, tensors, init)
+    ignorable = _checked_ignorable(model, tensors, init, values=not checked)
     own = model.checkpoint_tensors()
     with torch.no_grad():
         for name, dst in own.items():
@@ -128,9 +160,22 @@ def build_model_from_init(init: str | Path) -> tuple[ModelConfig, CausalLM, dict
     return cfg, model, report
 
 
+def is_init_file(name: str) -> bool:
+    """The files of a HF init directory that define it (and are hashed into provenance)."""
+    return name.endswith((".json", ".safetensors"))
+
+
 def init_file_hashes(init: str | Path) -> dict[str, str]:
-    """sha256 of an init's files by name: the ``.apr`` itself, or a HF directory's ``*.json`` and ``*.safetensors``."""
-    path = Path(init)
-    if path.is_dir():
-        return {p.name: sha256_file(p) for p in sorted(path.iterdir()) if p.suffix in (".json", ".safetensors")}
-    return {path.name: sha256_file(path)}
+    """sha256 of an init's files by name: the ``.apr`` itself, or a HF directory's ``*.json`` and ``*.safetensors``
+    (regular files only; ``hashed_files`` says which entries were not hashed)."""
+    return hashed_files(init, is_init_file)[0]
+
+
+def hashed_files(path: str | Path, match: Callable[[str], bool]) -> tuple[dict[str, str], list[str]]:
+    """sha256 by name of a file, or of a directory's regular files whose name satisfies ``match`` (subdirectories
+    ignored); plus the matching entries that were not hashed, described (safeio's symlink rule)."""
+    p = Path(path)
+    if not p.is_dir():
+        return {p.name: sha256_file(p)}, []
+    files, skipped = regular_files(p, match, report_dirs=False)
+    return {f.name: sha256_file(f) for f in files}, skipped

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from safeio import sha256_file
 from tokenizer.manifest import MANIFEST_FILE
-from trainer.config import ModelConfig, model_config_for
+from trainer.config import ModelConfig, model_config_for, model_source, presets_with_vocab
 from trainer.data import ShardSet
 from trainer.preflight import PreflightError, assert_ids_below_vocab, preflight_tokenizer_vocab
 from trainer.run_config import RunConfig
@@ -42,7 +42,8 @@ def check_inputs(cfg: RunConfig) -> Inputs:
     tok = read_tokenizer_vocab(cfg.tokenizer)
     model_cfg = model_config_for(init=cfg.init, preset=cfg.model_config_name)
     preflight_tokenizer_vocab(tok.size, model_cfg.vocab_size, init_is_some=cfg.init is not None,
-                              max_token_id=tok.max_id)
+                              max_token_id=tok.max_id, model_source=model_source(cfg.model_config_name),
+                              matching=presets_with_vocab(tok.id_space))
     if cfg.seq_len > model_cfg.max_position_embeddings:
         raise PreflightError(
             "seq-len", f"--seq-len {cfg.seq_len} > max_position_embeddings {model_cfg.max_position_embeddings}"

@@ -24,6 +24,7 @@ import torch
 
 from safeio import atomic_write_text
 from trainer import distributed
+from trainer.budget import check_model_fits
 from trainer.data import TrainSampler
 from trainer.distributed import DistContext
 from trainer.errors import RunStopped
@@ -35,6 +36,7 @@ from trainer.parallel import parallelize
 from trainer.preflight import PreflightError
 from trainer.reporter import Reporter
 from trainer.resume import load_resume_state, save_resume_state, trim_log, trim_metrics
+from trainer.resume_state import ResumeError, read_latest
 from trainer.run_config import RunConfig
 from trainer.run_dir import clear_run_files
 from trainer.state import Run, seed_everything
@@ -77,7 +79,21 @@ def run_pretrain(
         evaluate(run, final=True)
     except RunStopped as stop:
         run.stopped = stop
+    except KeyboardInterrupt:  # Ctrl-C: still a summary, and the truth about what can be resumed
+        run.stopped = RunStopped("interrupted", interrupted_detail(run))
     return finish(run)
+
+
+def interrupted_detail(run: Run) -> str:
+    """What an interrupted run left behind: the resume point to continue from, or that there is none."""
+    out = run.cfg.out
+    try:
+        latest, _ = read_latest(out)
+    except (ResumeError, OSError, ValueError):
+        return (f"interrupted during step {run.step + 1}; nothing resumable was saved (start again; pass "
+                "--save-every K to write resume points)")
+    return (f"interrupted during step {run.step + 1}; {latest} holds the latest resume point: rerun the same "
+            f"command plus --resume {out} to continue from it")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -94,6 +110,7 @@ def setup(cfg: RunConfig, *, dist: DistContext | None = None, stream: TextIO | N
     started = time.perf_counter()
     inputs = check_inputs(cfg)
     device = resolve_device(cfg.device)
+    check_model_fits(inputs.model_cfg, device, shards=ctx.world_size if cfg.fsdp else 1)
     # Every input gate above ran on every rank before this first collective (fail fast everywhere).
     ctx, device = distributed.start(ctx, device, cfg.dist_timeout_s)
     removed = clear_run_files(cfg.out) if cfg.overwrite and ctx.is_main else []  # every rank has checked --out
@@ -165,6 +182,11 @@ def finish(run: Run) -> RunResult:
     if v.keeps_checkpoint:  # a gather every rank joins; rank 0 writes
         checkpoint = run.model.save_checkpoint(run.cfg.out / "checkpoint.apr", checkpoint_provenance(run))
     summary = build_summary(run, v, checkpoint)
+    if v.status == "interrupted":
+        run.reporter.end_line()  # the terminal echoed ^C mid-line (or under the bar)
+    if summary["hashes"]["not_hashed"]:
+        skipped = ", ".join(summary["hashes"]["not_hashed"])
+        run.reporter.line(f"note: not hashed (not regular files, never read): {skipped}")
     run.reporter.line(
         f"done status={v.status} exit={v.exit_code} steps={run.step} step_0_loss={run.step0_loss} "
         f"final_val_loss={summary['final_val_loss']} wall_s={summary['wall_s']:.1f} -- "

@@ -52,18 +52,30 @@ def _describe(tokenizer_vocab: int, id_space: int) -> str:
             "with gaps)")
 
 
-def assert_tokenizer_vocab_matches_model(tokenizer_vocab: int, model_vocab: int, *,
-                                         max_token_id: int | None = None) -> None:
-    """Strict gate (from scratch): the embedding table has exactly one row per id of the tokenizer's id space."""
+def assert_tokenizer_vocab_matches_model(
+    tokenizer_vocab: int, model_vocab: int, *, max_token_id: int | None = None, model_source: str | None = None,
+    matching: Sequence[str] = (),
+) -> None:
+    """Strict gate (from scratch): the embedding table has exactly one row per id of the tokenizer's id space.
+
+    apr never resizes a model config to the tokenizer: the config is the user's statement of the
+    architecture, and a silent resize would make this gate vacuous (it exists to catch a config
+    and a tokenizer that do not belong together). The message says so and names the way out:
+    ``matching`` are presets whose vocab_size equals the id space, ``model_source`` where the
+    model's number came from.
+    """
     _check_positive(tokenizer_vocab, model_vocab)
     space = tokenizer_id_space(tokenizer_vocab, max_token_id)
     if space != model_vocab:
+        source = f" (from {model_source})" if model_source else ""
+        presets = f"--model-config {' or '.join(matching)}, or " if matching else ""
         raise PreflightError(
             "vocab-strict",
-            f"{_describe(tokenizer_vocab, space)} != model_vocab={model_vocab:,}. A from-scratch run needs one "
-            f"embedding row per tokenizer id, no more and no fewer (contract {CONTRACT}, FALSIFY-ARCH-006). "
-            f"Fix: use a model config with vocab_size={space} (a HF config.json as --model-config), or pass "
-            "--init with a checkpoint whose table covers the tokenizer (the relaxed <= bound then applies).",
+            f"{_describe(tokenizer_vocab, space)} != model_vocab={model_vocab:,}{source}. From scratch, the "
+            "embedding table must have exactly one row per tokenizer id, no more and no fewer; apr does not "
+            f"resize a model config to the tokenizer (contract {CONTRACT}, FALSIFY-ARCH-006). Fix: {presets}a HF "
+            f'config.json as --model-config with "vocab_size": {space}; or fine-tune with --mode from-init --init '
+            "CHECKPOINT, where a table larger than the tokenizer (reserved rows) is allowed.",
         )
 
 
@@ -82,13 +94,17 @@ def assert_tokenizer_vocab_within_model_bound(tokenizer_vocab: int, model_vocab:
         )
 
 
-def preflight_tokenizer_vocab(tokenizer_vocab: int, model_vocab: int, init_is_some: bool, *,
-                              max_token_id: int | None = None) -> None:
-    """Route: init -> relaxed (<=) gate, no init -> strict (==) gate; both on the id space (max id + 1)."""
+def preflight_tokenizer_vocab(
+    tokenizer_vocab: int, model_vocab: int, init_is_some: bool, *, max_token_id: int | None = None,
+    model_source: str | None = None, matching: Sequence[str] = (),
+) -> None:
+    """Route: init -> relaxed (<=) gate, no init -> strict (==) gate; both on the id space (max id + 1).
+    ``model_source``/``matching`` go into the strict gate's message."""
     if init_is_some:
         assert_tokenizer_vocab_within_model_bound(tokenizer_vocab, model_vocab, max_token_id=max_token_id)
     else:
-        assert_tokenizer_vocab_matches_model(tokenizer_vocab, model_vocab, max_token_id=max_token_id)
+        assert_tokenizer_vocab_matches_model(tokenizer_vocab, model_vocab, max_token_id=max_token_id,
+                                             model_source=model_source, matching=matching)
 
 
 def check_init_tensors(

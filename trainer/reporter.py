@@ -59,6 +59,15 @@ class Reporter:
             self._metrics.write(json.dumps(record) + "\n")
             self._metrics.flush()
 
+    def end_line(self) -> None:
+        """Stop the bar and, on a terminal, start a fresh line (after an echoed ^C)."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        if self.enabled and self.stream.isatty():
+            self.stream.write("\n")
+            self.stream.flush()
+
     def advance(self) -> None:
         if self._bar is not None:
             self._bar.advance(self._task)

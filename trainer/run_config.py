@@ -9,7 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every number is finite (``--lr inf`` or ``--target-val-loss nan`` would disable what it sets) and
+    within the range the code below it accepts (numpy seeds are unsigned; a collective timeout is a
+    ``timedelta``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     mode: Literal["from-scratch", "from-init"]
     init: Path | None = None
@@ -19,7 +23,9 @@ class RunConfig(BaseModel):
     steps: int = Field(gt=0)
     batch_size: int = Field(gt=0)
     seq_len: int = Field(gt=0)
-    lr: float = Field(default=3e-4, gt=0)
+    # Bounded: no run learns above it, and from ~1e38 AdamW's float32 arithmetic overflows inside torch (an
+    # internal-error exit 70 instead of bad input).
+    lr: float = Field(default=3e-4, gt=0, le=1000)
     min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
     warmup: int = Field(default=0, ge=0)
     weight_decay: float = Field(default=0.1, ge=0)
@@ -31,14 +37,14 @@ class RunConfig(BaseModel):
     val_fraction: float = Field(default=0.05, gt=0, lt=1)
     max_epochs: int = Field(default=1, gt=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**63, description="numpy and torch take unsigned 64-bit seeds")
     out: Path
     target_val_loss: float | None = None
-    ce_chunk_tokens: int | None = Field(default=None, gt=0)
+    ce_chunk_tokens: int | None = Field(default=None, gt=0, lt=2**31)
     progress: Literal["auto", "on", "off"] = "auto"
     # Distributed / resume (trainer/distributed.py, trainer/parallel.py, trainer/resume.py); inert in one process.
     fsdp: bool = Field(default=False, description="FSDP2 fully_shard instead of DDP under torchrun")
-    dist_timeout_s: float = Field(default=600.0, gt=0, description="timeout of every collective, seconds")
+    dist_timeout_s: float = Field(default=600.0, gt=0, le=7 * 86400, description="timeout of every collective, seconds")
     save_every: int | None = Field(default=None, gt=0, description="write resume state every K steps")
     resume: Path | None = Field(default=None, description="run dir whose latest resume state to continue from")
     # Speed and memory (trainer/step.py, trainer/model.py, trainer/flops.py). None of them changes the

@@ -7,6 +7,7 @@ code status                 meaning
 1    target_not_reached     finished, but final val_loss > --target-val-loss
 3    non_finite             a NaN/Inf loss, grad norm or val_loss; stopped, no checkpoint
 4    data_exhausted         the sampler ran out of unseen training windows; no checkpoint
+130  interrupted            Ctrl-C; no checkpoint; ``detail`` names the resume point, if any
 ==== =====================  =========================================================
 """
 
@@ -27,10 +28,10 @@ import torch
 import trainer
 from safeio import sha256_file
 from trainer.flops import FLOPS_FORMULA, step_flops
-from trainer.init_load import init_file_hashes
+from trainer.init_load import hashed_files, is_init_file
 from trainer.state import Run
 
-EXIT_CODES = {"ok": 0, "target_not_reached": 1, "non_finite": 3, "data_exhausted": 4}
+EXIT_CODES = {"ok": 0, "target_not_reached": 1, "non_finite": 3, "data_exhausted": 4, "interrupted": 130}
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Verdict:
         return self.status in ("ok", "target_not_reached")
 
     def describe(self, target: float | None) -> str:
+        if self.status == "interrupted":
+            return f"INTERRUPTED: {self.detail}"
         if self.status != "ok":
             return f"FAILED ({self.status}): {self.detail}"
         return "finished" + (f"; target val_loss {target} reached" if self.target_reached else "")
@@ -111,12 +114,7 @@ def build_summary(run: Run, v: Verdict, checkpoint: Path | None) -> dict[str, An
         **_flops_summary(run),
         "wall_s": time.perf_counter() - run.started,
         "init_load": run.init_report,
-        "hashes": {
-            "init": init_file_hashes(cfg.init) if cfg.init else None,
-            "tokenizer": _sha256_path(cfg.tokenizer),
-            "shards": run.inputs.shard_hashes,
-            "checkpoint": sha256_file(checkpoint) if checkpoint else None,
-        },
+        "hashes": _input_hashes(run, checkpoint),
         "checkpoint": str(checkpoint) if checkpoint else None,
         "data": run.inputs.handoff.summary(),
         "train_windows": shards.n_train,
@@ -151,9 +149,16 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _sha256_path(path: str | Path) -> dict[str, str]:
-    """Hash a file, or each regular file of a directory (non-recursive), by name."""
-    p = Path(path)
-    if p.is_dir():
-        return {c.name: sha256_file(c) for c in sorted(p.iterdir()) if c.is_file()}
-    return {p.name: sha256_file(p)}
+def _input_hashes(run: Run, checkpoint: Path | None) -> dict[str, Any]:
+    """sha256 of every input and the checkpoint; ``not_hashed`` lists directory entries that are not regular
+    files (a FIFO, a dangling link), which are never read (safeio's symlink rule) but never silently dropped."""
+    cfg = run.cfg
+    init, init_skipped = hashed_files(cfg.init, is_init_file) if cfg.init else (None, [])
+    tokenizer, tok_skipped = hashed_files(cfg.tokenizer, lambda name: True)
+    return {
+        "init": init,
+        "tokenizer": tokenizer,
+        "shards": run.inputs.shard_hashes,
+        "checkpoint": sha256_file(checkpoint) if checkpoint else None,
+        "not_hashed": [f"{cfg.init}/{s}" for s in init_skipped] + [f"{cfg.tokenizer}/{s}" for s in tok_skipped],
+    }

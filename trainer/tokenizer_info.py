@@ -12,12 +12,11 @@ from the model config) is the point: the gate compares two independent numbers.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safeio import read_regular_text
+from safeio import RefusedInputError, read_json, read_regular_text, regular_files
 from trainer.errors import TrainerInputError
 
 _DESCRIPTOR_NAMES = ("tokenizer_meta.json", "tokenizer_manifest.json", "tokenizer.apr.json", "manifest.json")
@@ -39,7 +38,16 @@ class TokenizerVocab:
         return self.size if self.max_id is None else self.max_id + 1
 
 
-def _from_ids(ids: set[int], source: Path) -> TokenizerVocab:
+def _json_object(path: Path) -> dict[str, Any]:
+    data = read_json(path)  # a FIFO or device is refused; nesting, integer size and non-finite numbers bounded
+    if not isinstance(data, dict):
+        raise TokenizerInfoError(f"{path}: cannot read tokenizer: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def _from_ids(ids: set[Any], source: Path) -> TokenizerVocab:
+    if not all(type(i) is int for i in ids):  # JSON true, 1.5 or "7" is not a token id
+        raise TokenizerInfoError(f"{source}: token ids must be integers")
     if not ids:
         raise TokenizerInfoError(f"{source}: the tokenizer has no vocabulary")
     if min(ids) < 0:
@@ -47,16 +55,16 @@ def _from_ids(ids: set[int], source: Path) -> TokenizerVocab:
     return TokenizerVocab(len(ids), str(source), max(ids))
 
 
-def _hf_tokenizer_json(path: Path) -> TokenizerVocab:
-    data = json.loads(read_regular_text(path))
+def _hf_tokenizer_json(path: Path, data: dict[str, Any] | None = None) -> TokenizerVocab:
+    data = _json_object(path) if data is None else data
     vocab = (data.get("model") or {}).get("vocab") or {}
-    ids = {int(i) for i in vocab.values()} if isinstance(vocab, dict) else set(range(len(vocab)))
-    ids.update(int(t["id"]) for t in data.get("added_tokens") or [])
+    ids = set(vocab.values()) if isinstance(vocab, dict) else set(range(len(vocab)))
+    ids.update(t["id"] for t in data.get("added_tokens") or [])
     return _from_ids(ids, path)
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None  # JSON true is not a count
 
 
 def _descriptor_size(data: dict[str, Any], source: Path) -> TokenizerVocab | None:
@@ -76,7 +84,7 @@ def _descriptor_size(data: dict[str, Any], source: Path) -> TokenizerVocab | Non
 
 
 def _tiktoken_size(path: Path) -> TokenizerVocab:
-    ids: set[int] = set()
+    ids: set[Any] = set()
     for lineno, line in enumerate(read_regular_text(path).splitlines(), 1):
         if not line.strip():
             continue
@@ -87,10 +95,10 @@ def _tiktoken_size(path: Path) -> TokenizerVocab:
         except ValueError as exc:
             raise TokenizerInfoError(f"{path}:{lineno}: not a tiktoken rank line") from exc
     specials_path = path.with_name("special_tokens.json")
-    if specials_path.is_file():
-        specials = json.loads(read_regular_text(specials_path))
+    if specials_path.exists():
+        specials = read_json(specials_path)
         values = specials.values() if isinstance(specials, dict) else [s["id"] for s in specials]
-        ids.update(int(v) for v in values)
+        ids.update(values)
     return _from_ids(ids, path)
 
 
@@ -100,14 +108,16 @@ def read_tokenizer_vocab(path: str | Path) -> TokenizerVocab:
         raise TokenizerInfoError(f"{p}: tokenizer path does not exist")
     try:
         if p.is_dir():
-            if (p / "tokenizer.json").is_file():
+            if (p / "tokenizer.json").exists():
                 return _hf_tokenizer_json(p / "tokenizer.json")
             for name in _DESCRIPTOR_NAMES:
-                if (p / name).is_file():
-                    found = _descriptor_size(json.loads(read_regular_text(p / name)), p / name)
+                if (p / name).exists():
+                    found = _descriptor_size(_json_object(p / name), p / name)
                     if found is not None:
                         return found
-            ranks = sorted(p.glob("*.tiktoken"))
+            ranks, unreadable = regular_files(p, lambda name: name.endswith(".tiktoken"))
+            if unreadable:
+                raise TokenizerInfoError(f"{p}: rank files that are not regular files: {'; '.join(unreadable)}")
             if len(ranks) == 1:
                 return _tiktoken_size(ranks[0])
             raise TokenizerInfoError(
@@ -116,12 +126,14 @@ def read_tokenizer_vocab(path: str | Path) -> TokenizerVocab:
         if p.name.endswith(".tiktoken"):
             return _tiktoken_size(p)
         if p.suffix == ".json":
-            data = json.loads(read_regular_text(p))
+            data = _json_object(p)
             if "model" in data and "added_tokens" in data:
-                return _hf_tokenizer_json(p)
+                return _hf_tokenizer_json(p, data)
             found = _descriptor_size(data, p)
             if found is not None:
                 return found
         raise TokenizerInfoError(f"{p}: unrecognised tokenizer file")
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError, AttributeError) as exc:
-        raise TokenizerInfoError(f"{p}: cannot read tokenizer: {exc}") from exc
+    except RefusedInputError as exc:  # a FIFO or device, or JSON beyond the reader's limits
+        raise TokenizerInfoError(f"--tokenizer: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TokenizerInfoError(f"{p}: cannot read tokenizer: {exc}") from None

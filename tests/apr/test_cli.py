@@ -69,3 +69,42 @@ def test_no_subject_imports_the_cli_above_it(subject: str) -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
             bad = [n for n in names if n == "apr" or n.startswith("apr.")]
             assert not bad, f"{path.relative_to(ROOT)}:{node.lineno} imports {bad[0]}"
+
+
+def test_a_rust_panic_escaping_a_handler_exits_70_never_1(monkeypatch, capsys) -> None:
+    """pyo3's PanicException is a BaseException: past ``except Exception`` it ended the process with exit 1,
+    which apr documents as "target val_loss not reached"."""
+
+    class PanicException(BaseException):  # pyo3_runtime.PanicException, as Python sees it
+        pass
+
+    def panics(args):
+        raise PanicException("range end index 2 out of range for slice of length 0")
+
+    parser = apr.cli.build_parser()
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(command="tokenize", func=panics))
+    monkeypatch.setattr(apr.cli, "build_parser", lambda command=None: parser)
+    assert apr.cli.main(["tokenize"]) == 70
+    assert "internal error (exit 70)" in capsys.readouterr().err
+
+    def exits(args):
+        raise SystemExit(4)  # other BaseExceptions keep their meaning
+
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(command="tokenize", func=exits))
+    with pytest.raises(SystemExit):
+        apr.cli.main(["tokenize"])
+
+
+def test_a_safeio_refusal_from_any_layer_exits_2(monkeypatch, capsys, tmp_path) -> None:
+    from safeio import NotRegularFileError
+
+    def refuses(args):
+        raise NotRegularFileError(tmp_path / "pipe", "a FIFO (named pipe)")
+
+    parser = apr.cli.build_parser()
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(command="pretrain", func=refuses))
+    monkeypatch.setattr(apr.cli, "build_parser", lambda command=None: parser)
+    assert apr.cli.main(["pretrain"]) == 2
+    err = capsys.readouterr().err
+    assert "apr pretrain: error:" in err and "pipe: is a FIFO (named pipe), not a regular file" in err
+    assert "Traceback" not in err

@@ -132,6 +132,8 @@ def test_out_of_range_workers_and_empty_text_field_exit_2_naming_the_flag(
     with pytest.raises(TokenizeError) as err:
         _options("encode-corpus", EncodeOptions, corpus=[corpus], tokenizer=tok_dir, output=tmp_path, workers=5000)
     assert err.value.where == "--workers" and err.value.exit_code == 2
+
+
 def test_check_ids_never_reports_a_check_it_did_not_make(tok_dir: Path, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """Issue 15: on a repaired manifest (no tokenizer block) `inspect --check-ids` said "id bound: OK"
@@ -193,3 +195,49 @@ def test_a_fifo_manifest_is_refused_by_name_not_read(tmp_path: Path) -> None:
                           text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "manifest.json: is a FIFO (named pipe), not a regular file" in proc.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and device files are POSIX")
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
+def test_a_fifo_or_device_where_a_tokenizer_file_is_expected_exits_2(tmp_path: Path, tok_dir: Path, kind: str) -> None:
+    """Each of these used to block on the FIFO forever, read /dev/zero until memory ran out, or (a directory named
+    manifest.json) exit 70 with a traceback; subprocesses with a timeout, so a hang fails instead of stalling the
+    suite."""
+    import os
+    import shutil
+
+    def plant(path: Path) -> Path:
+        {"fifo": lambda: os.mkfifo(path), "dev-zero": lambda: path.symlink_to("/dev/zero"),
+         "directory": lambda: path.mkdir()}[kind]()
+        return path
+
+    what = {"fifo": "is a FIFO (named pipe)", "dev-zero": "is a character device", "directory": "is a directory"}[kind]
+    hf_dir = tmp_path / "hf"
+    hf_dir.mkdir()
+    plant(hf_dir / "tokenizer.json")
+    edited = tmp_path / "tok"
+    shutil.copytree(tok_dir, edited)
+    (edited / "tokenizer.json").unlink()
+    plant(edited / "tokenizer.json")
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS[:3])
+    shards = tmp_path / "shards"
+    assert main(["tokenize", "encode-corpus", "--corpus", str(corpus), "--tokenizer", str(tok_dir), "--output",
+                 str(shards), "--quiet"]) == 0
+    (shards / "manifest.json").unlink()
+    plant(shards / "manifest.json")
+    cases = [
+        (["import-tiktoken", "--ranks", str(plant(tmp_path / "r.tiktoken")), "--output", str(tmp_path / "o1")],
+         "r.tiktoken"),
+        (["import-tiktoken", "--ranks", str(tok_dir.parent / "r.tiktoken"), "--special-tokens",
+          str(plant(tmp_path / "specials.json")), "--output", str(tmp_path / "o2")], "specials.json"),
+        (["import-hf", "--input", str(hf_dir), "--output", str(tmp_path / "o3")], "hf/tokenizer.json"),
+        (["encode-corpus", "--corpus", str(corpus), "--tokenizer", str(edited), "--output", str(tmp_path / "o4")],
+         "tok/tokenizer.json"),
+        (["inspect", str(shards)], "shards/manifest.json"),
+        (["merge", str(tmp_path / "merged"), str(shards)], "shards/manifest.json"),
+    ]
+    for argv, name in cases:
+        proc = subprocess.run([sys.executable, "-m", "apr", "tokenize", *argv], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 2, (argv, proc.stderr)
+        assert f"{name}: {what}, not a regular file" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

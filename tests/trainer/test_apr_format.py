@@ -163,14 +163,23 @@ def _forge(path: Path, meta: bytes, index: bytes, data: bytes) -> Path:
     ("meta", "entry", "match"),
     [
         (b"[1, 2]", None, "metadata is not a JSON object"),
-        (b"[" * 100_000 + b"]" * 100_000, None, "metadata is not valid JSON"),
-        (None, '"offset": Infinity', "malformed tensor index entry"),
-        (None, '"shape": [Infinity]', "malformed tensor index entry"),
+        (b"[" * 100_000 + b"]" * 100_000, None, r"\(metadata\) at line 1 column 65: containers are nested more"),
+        (b"[" * 200 + b"]" * 200, None, r"\(metadata\) at line 1 column 65: containers are nested more than 64"),
+        (b'{"vocab_size": ' + b"9" * 5000 + b"}", None, r"\(metadata\) at line 1 column 16: a number is too long"),
+        (b'{"vocab_size": ' + b"9" * 50 + b"}", None, r"\(metadata\) at `vocab_size`: an integer of 50 digits"),
+        (b'{"rope_theta": Infinity}', None, r"\(metadata\) at `rope_theta`: the number inf is not finite"),
+        (None, '"offset": Infinity', r"\(tensor index\) at `\[0\].offset`: the number inf is not finite"),
+        (None, '"shape": [Infinity]', r"at `\[0\].shape\[0\]`: the number inf is not finite"),
         (None, '"shape": [4.0]', "malformed tensor index entry"),
         (None, '"shape": "4"', "malformed tensor index entry"),
         (None, '"offset": -64', "malformed tensor index entry"),
+        (None, '"name": 7', "non-empty string name"),
+        (None, '"shape": [0, 4611686018427387904, 4611686018427387904]', r"is beyond any model tensor"),
+        (None, '"shape": [1, 1, 1, 1, 1, 1, 1, 1, 4]', r"is beyond any model tensor"),
     ],
-    ids=["meta-list", "meta-deep-nesting", "offset-inf", "shape-inf", "shape-float", "shape-str", "offset-negative"],
+    ids=["meta-list", "meta-deep-nesting", "meta-nesting-200", "meta-bigint-5000", "meta-bigint-50", "meta-inf",
+         "offset-inf", "shape-inf", "shape-float", "shape-str", "offset-negative", "name-int", "huge-zero-extent",
+         "ndim-9"],
 )
 def test_crafted_metadata_or_index_gives_a_format_error(
     tmp_path: Path, meta: bytes | None, entry: str | None, match: str
@@ -190,3 +199,18 @@ def test_crafted_metadata_or_index_gives_a_format_error(
     for reader in (read_apr, read_apr_metadata, describe):
         with pytest.raises(AprFormatError, match=match):
             reader(path)
+
+
+def test_a_huge_zero_extent_tensor_is_refused_not_reported_ok(tmp_path: Path) -> None:
+    """``[0, 2**62, 2**62]`` holds no bytes, so size and CRC agree; inspect used to call such a file OK."""
+    import json
+
+    entry = {"name": "a", "dtype": "F32", "shape": [0, 2**62, 2**62], "offset": 0, "size": 0, "crc32": 0}
+    path = _forge(tmp_path / "x.apr", json.dumps(_meta()).encode(), json.dumps([entry]).encode(), b"")
+    for reader in (read_apr, describe):
+        with pytest.raises(AprFormatError, match=r"tensor a: shape \[0, 4611686018427387904, .*beyond any model"):
+            reader(path)
+    # The bound is on extents, not on emptiness: a plausible empty tensor still reads.
+    entry["shape"] = [0, 4096]
+    path = _forge(tmp_path / "y.apr", json.dumps(_meta()).encode(), json.dumps([entry]).encode(), b"")
+    assert describe(path)["tensors"][0]["shape"] == [0, 4096]

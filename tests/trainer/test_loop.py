@@ -177,3 +177,85 @@ def test_token_ids_outside_the_table_are_an_error(tmp_path: Path, tokenizer_file
     write_manifest(root, max_token_id=600)  # the manifest's tokenizer is not --tokenizer
     with pytest.raises(PreflightError, match="shards-tokenizer"):
         run_pretrain(_cfg(tmp_path, root, tokenizer_file, out=tmp_path / "run2"), stream=io.StringIO())
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_interrupt_ends_the_line_and_leaves_a_truthful_summary(
+    tmp_path: Path, shards_dir: Path, tokenizer_file: Path
+) -> None:
+    """On a terminal ^C is echoed mid-line; the closing lines start on a fresh one, then the summary is written."""
+    stream = _Terminal()
+
+    def interrupt(run) -> None:
+        if run.step == 3:
+            raise KeyboardInterrupt
+
+    try:
+        res = run_pretrain(_cfg(tmp_path, shards_dir, tokenizer_file), stream=stream, on_step=interrupt)
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped run_pretrain: no summary, no word on resuming")
+    assert (res.status, res.exit_code, res.checkpoint) == ("interrupted", 130, None)
+    text = stream.getvalue()
+    assert "\n\ndone status=interrupted exit=130 steps=3" in text  # an empty line ends the echoed ^C
+    assert "INTERRUPTED: interrupted during step 4; nothing resumable was saved" in text
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["final_val_loss"] is not None
+    # Negative case: an uninterrupted run on the same terminal has no empty line.
+    stream = _Terminal()
+    assert run_pretrain(_cfg(tmp_path, shards_dir, tokenizer_file, steps=2, out=tmp_path / "run2"),
+                        stream=stream).exit_code == 0
+    assert "\n\n" not in stream.getvalue()
+
+
+def test_a_model_that_cannot_fit_in_memory_is_refused_before_allocating(tmp_path: Path, shards_dir: Path,
+                                                                         tokenizer_file: Path) -> None:
+    """Every field within its bound, yet 10**13 parameters: exit 2 with the numbers, not an allocator crash.
+
+    Run under an address-space limit, so code that does try to allocate fails fast instead of paging the machine.
+    """
+    import resource
+    import subprocess
+    import sys
+
+    from trainer.config import config_to_hf
+
+    huge = PRESETS["test-tiny"].model_copy(update={"hidden_size": 65536, "num_layers": 1024, "num_heads": 512,
+                                                   "num_kv_heads": 512, "intermediate_size": 65536})
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(config_to_hf(huge)))
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (16 << 30, 16 << 30))
+
+    argv = [sys.executable, "-m", "apr", "pretrain", "--mode", "from-scratch", "--model-config", str(path),
+            "--tokenizer", str(tokenizer_file), "--shards-dir", str(shards_dir), "--steps", "1", "--batch-size", "2",
+            "--seq-len", "16", "--out", str(tmp_path / "run"), "--device", "cpu", "--progress", "off"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, preexec_fn=limit_memory,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert re.search(r"'memory' failed: the model has [\d,]+ parameters: .* GiB per process", proc.stderr)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="FIFOs are POSIX")
+def test_input_entries_that_are_not_regular_files_are_listed_not_dropped(tmp_path: Path, shards_dir: Path) -> None:
+    """summary.json hashes a tokenizer directory's files; a FIFO or dangling link in it used to vanish silently."""
+    import os
+
+    tok = tmp_path / "tok"
+    tok.mkdir()
+    (tok / "tokenizer_meta.json").write_text(json.dumps({"effective_vocab_count": 512}))
+    os.mkfifo(tok / "pipe")
+    (tok / "gone.json").symlink_to(tmp_path / "nowhere")
+    (tok / "sub").mkdir()  # a subdirectory is not an input file: neither hashed nor listed
+    out = io.StringIO()
+    res = run_pretrain(_cfg(tmp_path, shards_dir, tok, steps=1), stream=out)
+    assert res.exit_code == 0
+    hashes = res.summary["hashes"]
+    assert set(hashes["tokenizer"]) == {"tokenizer_meta.json"}
+    assert hashes["not_hashed"] == [f"{tok}/gone.json: a symbolic link whose target does not exist",
+                                    f"{tok}/pipe: a FIFO (named pipe)"]
+    assert "note: not hashed (not regular files, never read): " in out.getvalue()

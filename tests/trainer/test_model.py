@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from trainer.config import PRESETS, ModelConfig, config_to_hf
+from trainer.config import PRESETS, ConfigError, ModelConfig, config_to_hf
 from trainer.init_load import build_model_from_init, load_init_into
 from trainer.loss import chunked_cross_entropy
 from trainer.model import CausalLM
@@ -134,12 +138,90 @@ def test_init_claiming_sizes_its_weights_lack_is_refused_before_allocating(tmp_p
 
     cfg = PRESETS["test-tiny"]
     tensors = {k: v.clone() for k, v in CausalLM(cfg).checkpoint_tensors().items()}
-    huge = cfg.model_copy(update={"vocab_size": 2**36})
+    huge = cfg.model_copy(update={"vocab_size": 2**24})  # the largest vocab a config may state: a 2 GiB table here
     hf = tmp_path / "hf"
     hf.mkdir()
     (hf / "config.json").write_text(json.dumps(config_to_hf(huge)))
     save_file(tensors, str(hf / "model.safetensors"))
     apr = write_apr(tmp_path / "x.apr", tensors, apr_metadata(huge, {"tool": "test"}))
     for init in (hf, apr):
-        with pytest.raises(PreflightError, match=r"model\.embed_tokens\.weight \(model \(68719476736, 32\)"):
+        with pytest.raises(PreflightError, match=r"model\.embed_tokens\.weight \(model \(16777216, 32\)"):
             build_model_from_init(init)
+    # Beyond the bound (2**36 ids) the config itself is refused, naming the field, before any weight is read.
+    beyond = cfg.model_copy(update={"vocab_size": 2**36})
+    (hf / "config.json").write_text(json.dumps(config_to_hf(beyond)))
+    apr = write_apr(tmp_path / "y.apr", tensors, apr_metadata(beyond, {"tool": "test"}))
+    for init in (hf, apr):
+        with pytest.raises(ConfigError, match=r"vocab_size: Input should be less than or equal to 16777216"):
+            build_model_from_init(init)
+
+
+TINY_TENSORS = 26  # test-tiny's checkpoint tensors (tied lm_head stored once)
+
+
+def _tiny_init(root: Path, **replace: torch.Tensor) -> Path:
+    """A HF directory and an .apr of test-tiny, with some tensors replaced."""
+    from safetensors.torch import save_file
+
+    from trainer.apr_format import write_apr
+    from trainer.checkpoint import apr_metadata
+
+    tensors = {k: v.clone() for k, v in CausalLM(PRESETS["test-tiny"]).checkpoint_tensors().items()} | replace
+    root.mkdir()
+    (root / "config.json").write_text(json.dumps(config_to_hf(PRESETS["test-tiny"])))
+    save_file(tensors, str(root / "model.safetensors"))
+    if all(t.dtype != torch.bool for t in tensors.values()):  # .apr has no boolean dtype at all
+        write_apr(root / "x.apr", tensors, apr_metadata(PRESETS["test-tiny"], {"tool": "test"}))
+    return root
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.int64, torch.int32, torch.uint8])
+def test_non_float_weights_are_refused_not_cast(tmp_path: Path, dtype: torch.dtype) -> None:
+    """``copy_`` would cast an I64 embedding into whole-number weights and call it loaded."""
+    bad = torch.ones(32, dtype=dtype)
+    root = _tiny_init(tmp_path / "init", **{"model.norm.weight": bad})
+    for init in [root] + ([root / "x.apr"] if dtype != torch.bool else []):
+        with pytest.raises(PreflightError, match=rf"1 weight\(s\) are not floating point: model\.norm\.weight "
+                           rf"\({re.escape(str(dtype))}\)"):
+            build_model_from_init(init)
+    # The same tensor as float loads: the dtype alone was refused.
+    ok = _tiny_init(tmp_path / "ok", **{"model.norm.weight": bad.float()})
+    assert build_model_from_init(ok)[2]["tensors_loaded"] == TINY_TENSORS
+
+
+def test_non_finite_weights_are_refused_by_name(tmp_path: Path) -> None:
+    w = torch.ones(32)
+    w[3] = float("nan")
+    root = _tiny_init(tmp_path / "init", **{"model.norm.weight": w})
+    for init in (root, root / "x.apr"):
+        with pytest.raises(PreflightError, match=r"1 weight\(s\) hold NaN or Inf values: model\.norm\.weight"):
+            build_model_from_init(init)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs and symlinks are POSIX")
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "dangling", "directory"])
+def test_a_weight_entry_that_is_not_a_regular_file_is_refused_by_name(tmp_path: Path, kind: str) -> None:
+    root = _tiny_init(tmp_path / "init")
+    extra = root / "model-00002.safetensors"
+    {"fifo": lambda: os.mkfifo(extra), "dev-zero": lambda: extra.symlink_to("/dev/zero"),
+     "dangling": lambda: extra.symlink_to(tmp_path / "gone"), "directory": lambda: extra.mkdir()}[kind]()
+    described = {"fifo": "a FIFO (named pipe)", "dev-zero": "a character device",
+                 "dangling": "a symbolic link whose target does not exist", "directory": "a directory"}[kind]
+    # In a subprocess with a timeout: safetensors opens the path in Rust, which blocks on a FIFO past any signal.
+    code = ("import sys\nfrom trainer.init_load import build_model_from_init\nfrom trainer.preflight import "
+            "PreflightError\ntry:\n    build_model_from_init(sys.argv[1])\nexcept PreflightError as e:\n"
+            "    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert f"model-00002.safetensors: {described}" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks are POSIX")
+def test_an_hf_cache_snapshot_of_links_loads(tmp_path: Path) -> None:
+    """The symlink rule follows links wherever they point: HF's cache links snapshot files into blobs/."""
+    real = _tiny_init(tmp_path / "blobs")
+    snap = tmp_path / "snapshots" / "abc"
+    snap.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors"):
+        (snap / name).symlink_to(real / name)
+    assert build_model_from_init(snap)[2]["tensors_loaded"] == TINY_TENSORS
