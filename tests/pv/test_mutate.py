@@ -164,8 +164,7 @@ def test_the_arch_009_test_kills_the_relaxed_bound_turned_strict() -> None:
     root = Path(__file__).resolve().parents[2]
     rel = "trainer/preflight.py"
     mutants = [m for m in mutants_of(rel, (root / rel).read_text(encoding="utf-8"))
-               if m.diff == "within_bound = tokenizer_vocab <= model_vocab -> "
-                            "within_bound = tokenizer_vocab < model_vocab"]
+               if m.diff == "within_bound = space <= model_vocab -> within_bound = space < model_vocab"]
     assert len(mutants) == 1, "the <= -> < mutant of the relaxed vocab gate is no longer made"
     node = "falsifiers/test_arch_polymorphic.py::test_relaxed_bound_accepts_reserved_slots"
     with WorkerPool(root, 1) as pool:
