@@ -3,7 +3,7 @@
 Two ratios, per contract and overall: *bound* = falsifiers with a resolving test or a LIVE
 command ÷ declared, and *passing* = fresh passes in the ledger ÷ bound; and the *mutation score*
 (``pv mutate``): mutants detected (killed or timed out) ÷ competent mutants, over every falsifier
-with a mutation verdict, with how many falsifiers have one and how many are INERT. The guard exists because a
+with a fresh mutation verdict, with how many falsifiers have one and how many are INERT. The guard exists because a
 coverage gate once reported 0/0 for months: a scan that finds fewer falsifiers than ``floor`` is a
 failure, never a vacuous 100%. The ratchet file is a committed baseline; coverage may rise
 (pv rewrites the file) but never fall.
@@ -19,6 +19,7 @@ from pathlib import Path
 from pv.assessment import assess
 from pv.binding import BindingKind
 from pv.fileio import atomic_write_text, read_text
+from pv.freshness import why_stale
 from pv.ledger import Ledger, MutationVerdict
 from pv.loader import LoadedContract
 from pv.workspace import Workspace
@@ -77,6 +78,7 @@ class CoverageReport:
 
 def measure(ws: Workspace, loaded: list[LoadedContract], ledger: Ledger | None) -> CoverageReport:
     report = CoverageReport()
+    stale_mutations = 0
     for lc in loaded:
         if lc.contract is None:
             report.invalid_files.append(lc.display)
@@ -91,6 +93,9 @@ def measure(ws: Workspace, loaded: list[LoadedContract], ledger: Ledger | None) 
                 counts.live += s.kind is BindingKind.LIVE
                 counts.passing += s.fresh_pass
             m = assessment.mutations.get(s.falsifier.id) if resolved_test else None
+            if m is not None and why_stale(m, s.falsifier, ws.digests) is not None:
+                stale_mutations += 1  # a score for code that has changed since says nothing about it
+                m = None
             if m is not None:
                 counts.mutated += 1
                 counts.inert += m.verdict is MutationVerdict.INERT
@@ -98,6 +103,9 @@ def measure(ws: Workspace, loaded: list[LoadedContract], ledger: Ledger | None) 
                 counts.competent += m.competent
         report.by_contract[lc.contract.metadata.id] = counts
         report.total.add(counts)
+    if stale_mutations:
+        report.notes.append(f"{stale_mutations} stale mutation verdict(s) not counted in the mutation score "
+                            "(run `pv mutate --changed`)")
     return report
 
 
