@@ -225,24 +225,24 @@ def render_ledger(ledger: Ledger) -> str:
 
 def update_ledger(path: Path, entries: list[LedgerEntry], keep_only: set[str] | None = None) -> Ledger:
     """Merge ``entries`` into the ledger at ``path`` (an unreadable old ledger is replaced)."""
-    try:
-        old = read_ledger(path) or Ledger()
-    except LedgerError:
-        old = Ledger()
-    ledger = old.merged(entries, keep_only)
+    ledger = _current(path).merged(entries, keep_only)
     write_ledger(path, ledger)
     return ledger
 
 
 def update_mutations(path: Path, entries: list[MutationEntry]) -> Ledger:
     """Merge mutation verdicts into the ledger at ``path``, keeping every test verdict as it is."""
-    try:
-        old = read_ledger(path) or Ledger()
-    except LedgerError:
-        old = Ledger()
-    ledger = old.with_mutations(entries)
+    ledger = _current(path).with_mutations(entries)
     write_ledger(path, ledger)
     return ledger
+
+
+def _current(path: Path) -> Ledger:
+    """The ledger at ``path`` to merge into: an empty one when there is none or it cannot be read."""
+    try:
+        return read_ledger(path) or Ledger()
+    except LedgerError:
+        return Ledger()
 
 
 def brief(reason: str | None, limit: int = 240) -> str:

@@ -27,8 +27,8 @@ from pv.mutate.report import FalsifierMutation, MutateReport, Progress
 from pv.mutate.runner import RunResult, WorkerDied, WorkerPool
 from pv.mutate.subject import NOT_SUBJECTS, declared_lines, executed_lines
 from pv.mutate.verdict import Tally, classify, judge
-from pv.plan import Planned, plan
-from pv.verify import VerifyError, VerifyInputError, select
+from pv.plan import Planned
+from pv.verify import planned_for
 from pv.workspace import Workspace
 
 TIMEOUT_SLACK_S = 2.0  # on top of factor x clean time: forking and pytest's start-up vary under load
@@ -55,13 +55,7 @@ def mutate(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
     """
     start = time.perf_counter()
     progress = progress or Progress()
-    loaded = ws.load(paths)
-    diagnostics = [d for lc in loaded for d in lc.diagnostics]
-    if diagnostics:
-        raise VerifyInputError(diagnostics)
-    planned = select(plan(loaded, ws.test_index), patterns or [])
-    if not planned:
-        raise VerifyError("the selected contracts declare no falsifiers; nothing to mutate")
+    _, planned = planned_for(ws, paths, patterns or [], "mutate")
     report = MutateReport(workers=max(1, workers))
     old = _read_quietly(ws.ledger_file)
     todo: list[_Work] = []

@@ -143,9 +143,12 @@ def test_sigkill_mid_run_leaves_the_repository_clean(repo: Repo) -> None:
                             cwd=repo.root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     assert proc.stderr is not None
-    first = proc.stderr.readline()
-    assert "to mutate" in first, first
-    time.sleep(4.0)  # workers started, the clean runs done, mutants in flight
+    seen = []
+    while not any("FALSIFY-CALC-001: " in line and "to run" in line for line in seen):
+        line = proc.stderr.readline()
+        assert line, f"pv mutate ended before its mutants ran: {seen}"
+        seen.append(line)
+    time.sleep(0.3)  # the clean runs are done and the first mutants (each a 0.4 s test) are in flight
     assert proc.poll() is None, "pv mutate finished before it could be killed; make the fixture slower"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
