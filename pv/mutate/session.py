@@ -82,8 +82,8 @@ def mutate(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
 
 
 def _not_mutable(p: Planned) -> str | None:
-    if p.binding.kind is BindingKind.LIVE:
-        return "LIVE command: pv mutate runs bound pytest tests only"
+    if p.binding.kind in (BindingKind.LIVE, BindingKind.CMD):
+        return f"{p.binding.kind.value.upper()}: binding: pv mutate runs bound pytest tests only"
     if p.binding.kind is BindingKind.UNBOUND:
         return "no `test:` binding"
     if not p.resolution.resolved or not p.node_id:
