@@ -37,6 +37,9 @@ WHITELIST = {
     "whitespace_split": "set on a shlex.shlex, which reads it when splitting a CMD: command",
     "commenters": "set on a shlex.shlex, which reads it when splitting a CMD: command",
     "min_width": "set on a rich.table.Column, which reads it when measuring the table (apr inspect)",
+    "get_source": "a loader method the import system and linecache call (pv/mutate/overlay.py)",
+    "get_code": "a loader method the import system calls (pv/mutate/overlay.py)",
+    "dont_write_bytecode": "set on sys, which the import system reads",
 }
 DATA_BASES = {"BaseModel", "Enum", "StrEnum", "IntEnum"}
 

@@ -361,6 +361,10 @@ def test_relaxed_bound_accepts_reserved_slots(model_vocab: int, data: st.DataObj
     preflight_tokenizer_vocab(tokenizer_vocab, model_vocab, init_is_some=True)
     preflight_tokenizer_vocab(model_vocab, model_vocab, init_is_some=True)  # equality is admitted
     preflight_tokenizer_vocab(QWEN_TOKENIZER_VOCAB, QWEN_MODEL_VOCAB, init_is_some=True)
+    # The domain is [1, model_vocab]: no vocab of 0 (or a bool posing as an int) slips through.
+    for outside in (0, True):
+        with pytest.raises(PreflightError, match="vocab-domain"):
+            preflight_tokenizer_vocab(outside, model_vocab, init_is_some=True)
     # Falsification: the counter-example gates (< at equality, == only) reject admissible pairs.
     assert not _accepts(_gate_strict_less, model_vocab, model_vocab)
     assert not _accepts(_gate_equal_only, QWEN_TOKENIZER_VOCAB, QWEN_MODEL_VOCAB)

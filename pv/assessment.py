@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pv.binding import BindingKind, parse_binding, resolve
 from pv.freshness import why_stale
-from pv.ledger import Ledger, LedgerEntry, Outcome, brief
+from pv.ledger import Ledger, LedgerEntry, MutationEntry, MutationVerdict, Outcome, brief
 from pv.models import Contract, FalsificationTest
 from pv.workspace import Workspace
 
@@ -63,6 +63,13 @@ class Support:
 class Assessment:
     contract: Contract
     supports: list[Support] = field(default_factory=list)
+    mutations: dict[str, MutationEntry] = field(default_factory=dict)  # pv mutate's verdicts, by falsifier id
+
+    def inert_blocking(self) -> list[str]:
+        """Ship-blocking test-bound falsifiers whose last mutation verdict is INERT, each with why."""
+        return [f"{s.falsifier.id}: mutation verdict INERT ({m.reason})" for s in self.supports
+                if s.kind in TEST_KINDS and s.falsifier.ship_blocking
+                and (m := self.mutations.get(s.falsifier.id)) is not None and m.verdict is MutationVerdict.INERT]
 
     def by_outcome(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -75,7 +82,8 @@ class Assessment:
 def assess(contract: Contract, ws: Workspace, ledger: Ledger | None) -> Assessment:
     """Each falsifier of ``contract`` against ``ledger`` (read by the caller: it decides what unreadable means)."""
     entries = ledger.entries if ledger else {}
-    out = Assessment(contract)
+    mutations = (ledger.mutations or {}) if ledger else {}
+    out = Assessment(contract, mutations={k: m for k, m in mutations.items() if m.contract_id == contract.metadata.id})
     for ft in contract.falsification_tests:
         binding = parse_binding(ft.test)
         entry = entries.get(ft.id)

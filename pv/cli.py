@@ -19,6 +19,7 @@ from pv.commands import (
     graph,
     lint,
     migrate,
+    mutate,
     new,
     promote,
     report,
@@ -31,7 +32,8 @@ from pv.commands.common import UsageError
 
 INTERNAL_ERROR = 70
 
-COMMANDS = [validate, lint, gates, schema, verify, status, promote, coverage, report, graph, diff, new, migrate]
+COMMANDS = [validate, lint, gates, schema, verify, mutate, status, promote, coverage, report, graph, diff, new,
+            migrate]
 
 
 def build_parser() -> argparse.ArgumentParser:

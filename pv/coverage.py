@@ -1,7 +1,9 @@
 """Falsifier coverage with a vacuity guard and a ratchet.
 
 Two ratios, per contract and overall: *bound* = falsifiers with a resolving test or a LIVE
-command ÷ declared, and *passing* = fresh passes in the ledger ÷ bound. The guard exists because a
+command ÷ declared, and *passing* = fresh passes in the ledger ÷ bound; and the *mutation score*
+(``pv mutate``): mutants detected (killed or timed out) ÷ competent mutants, over every falsifier
+with a fresh mutation verdict, with how many falsifiers have one and how many are INERT. The guard exists because a
 coverage gate once reported 0/0 for months: a scan that finds fewer falsifiers than ``floor`` is a
 failure, never a vacuous 100%. The ratchet file is a committed baseline; coverage may rise
 (pv rewrites the file) but never fall.
@@ -17,7 +19,8 @@ from pathlib import Path
 from pv.assessment import assess
 from pv.binding import BindingKind
 from pv.fileio import atomic_write_text, read_text
-from pv.ledger import Ledger
+from pv.freshness import why_stale
+from pv.ledger import Ledger, MutationVerdict
 from pv.loader import LoadedContract
 from pv.workspace import Workspace
 
@@ -28,6 +31,14 @@ class Counts:
     bound: int = 0
     live: int = 0
     passing: int = 0
+    mutated: int = 0  # falsifiers with a mutation verdict (pv mutate)
+    inert: int = 0
+    detected: int = 0  # mutants killed or timed out, over every mutated falsifier
+    competent: int = 0  # mutants that imported and ran
+
+    @property
+    def mutation_score(self) -> float:
+        return 100.0 * self.detected / self.competent if self.competent else 0.0
 
     @property
     def bound_pct(self) -> float:
@@ -42,9 +53,14 @@ class Counts:
         self.bound += other.bound
         self.live += other.live
         self.passing += other.passing
+        self.mutated += other.mutated
+        self.inert += other.inert
+        self.detected += other.detected
+        self.competent += other.competent
 
     def as_dict(self) -> dict[str, float | int]:
-        return {**asdict(self), "bound_pct": round(self.bound_pct, 2), "passing_pct": round(self.passing_pct, 2)}
+        return {**asdict(self), "bound_pct": round(self.bound_pct, 2), "passing_pct": round(self.passing_pct, 2),
+                "mutation_score": round(self.mutation_score, 2)}
 
 
 @dataclass
@@ -62,20 +78,34 @@ class CoverageReport:
 
 def measure(ws: Workspace, loaded: list[LoadedContract], ledger: Ledger | None) -> CoverageReport:
     report = CoverageReport()
+    stale_mutations = 0
     for lc in loaded:
         if lc.contract is None:
             report.invalid_files.append(lc.display)
             continue
         counts = Counts()
-        for s in assess(lc.contract, ws, ledger).supports:
+        assessment = assess(lc.contract, ws, ledger)
+        for s in assessment.supports:
             counts.declared += 1
             resolved_test = s.kind in (BindingKind.NODE_ID, BindingKind.NAME) and s.unresolved is None
             if resolved_test or s.kind in (BindingKind.CMD, BindingKind.LIVE):
                 counts.bound += 1
                 counts.live += s.kind is BindingKind.LIVE
                 counts.passing += s.fresh_pass
+            m = assessment.mutations.get(s.falsifier.id) if resolved_test else None
+            if m is not None and why_stale(m, s.falsifier, ws.digests) is not None:
+                stale_mutations += 1  # a score for code that has changed since says nothing about it
+                m = None
+            if m is not None:
+                counts.mutated += 1
+                counts.inert += m.verdict is MutationVerdict.INERT
+                counts.detected += m.detected
+                counts.competent += m.competent
         report.by_contract[lc.contract.metadata.id] = counts
         report.total.add(counts)
+    if stale_mutations:
+        report.notes.append(f"{stale_mutations} stale mutation verdict(s) not counted in the mutation score "
+                            "(run `pv mutate --changed`)")
     return report
 
 
@@ -96,7 +126,8 @@ def check_thresholds(report: CoverageReport, *, floor: int, min_bound: float | N
                                f"--min-passing {min_passing:g}%")
 
 
-RATCHET_KEYS = ("declared", "bound", "passing", "bound_pct", "passing_pct")
+RATCHET_KEYS = ("declared", "bound", "passing", "bound_pct", "passing_pct", "mutation_score")
+OPTIONAL_KEYS = ("mutation_score",)  # compared once a baseline records it (baselines from before pv mutate lack it)
 
 
 def ratchet(report: CoverageReport, path: Path, *, update: bool = True) -> None:
@@ -120,7 +151,8 @@ def ratchet(report: CoverageReport, path: Path, *, update: bool = True) -> None:
         report.problems.append(f"ratchet file {path} is unreadable ({str(exc).splitlines()[0][:200]}); "
                                "restore it from git")
         return
-    compared = ("bound", "passing", "bound_pct", "passing_pct")
+    required = ("bound", "passing", "bound_pct", "passing_pct")
+    compared = (*required, *(k for k in OPTIONAL_KEYS if k in baseline))
     # A baseline without finite numbers would let coverage fall unnoticed: NaN compares false with
     # everything, and -Infinity is beaten by any value.
     lacking = [k for k in compared if not _finite_number(baseline.get(k))]

@@ -40,7 +40,7 @@ from pydantic import BaseModel
 from pv.inputs_hook import unrecorded
 
 if TYPE_CHECKING:
-    from pv.ledger import Ledger, LedgerEntry
+    from pv.ledger import Ledger, LedgerEntry, MutationEntry
 
 GLOB = "glob:"
 DIR = "dir:"  # a directory's listing: which non-ignored files and folders it holds (not their content)
@@ -233,7 +233,7 @@ def describe(found: list[Change], limit: int = 3) -> str:
     return shown + (f" (and {len(found) - limit} more)" if len(found) > limit else "")
 
 
-def why_stale(entry: LedgerEntry, falsifier: BaseModel, digests: Digests, *,
+def why_stale(entry: LedgerEntry | MutationEntry, falsifier: BaseModel, digests: Digests, *,
               node_id: str | None = None) -> str | None:
     """Why ``entry`` no longer describes the repository in front of us, or None while it is fresh."""
     if entry.inputs is None or entry.entry_sha256 is None:

@@ -74,11 +74,66 @@ class LedgerEntry(BaseModel):
     source: str = "pv verify"
 
 
+class MutationVerdict(StrEnum):
+    STRONG = "STRONG"  # the test killed at least one mutant of its subject
+    INERT = "INERT"  # mutants ran, and the test killed none: it cannot fail when its subject is broken
+    NO_SUBJECT = "NO-SUBJECT"  # no mutant to make: the test runs no project code (or none that mutates)
+    ERROR = "ERROR"  # no verdict: the test does not pass unmutated, or a run could not be made
+
+
+class Survivor(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    file: str
+    line: int
+    diff: str  # original -> mutant, one line
+
+
+class MutationEntry(BaseModel):
+    """What ``pv mutate`` found for one falsifier's test, and from which inputs (freshness as for verdicts)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    falsifier_id: str
+    contract_id: str
+    verdict: MutationVerdict
+    reason: str | None = None
+    ship_blocking: bool = True
+    node_id: str | None = None
+    subject: list[str] = Field(default_factory=list, description="repo-relative files mutated, with line counts")
+    generated: int = 0
+    killed: int = 0
+    survived: int = 0
+    timed_out: int = 0
+    incompetent: int = Field(default=0, description="mutants that do not import or collect: neither kill nor survive")
+    not_run: int = Field(default=0, description="mutants made but left out by --max-mutants (an even sample ran)")
+    survivors: list[Survivor] = Field(default_factory=list)
+    clean_s: float = Field(default=0.0, description="seconds the clean run took (with coverage); sets the timeout")
+    entry_sha256: str | None = None
+    inputs: dict[str, str | None] | None = None
+    recorded_at: dt.datetime
+
+    @property
+    def detected(self) -> int:
+        return self.killed + self.timed_out
+
+    @property
+    def competent(self) -> int:
+        return self.killed + self.survived + self.timed_out
+
+    @property
+    def score(self) -> float | None:
+        """Mutation score in percent: detected (killed or timed out) / competent mutants; None without any."""
+        return round(100.0 * self.detected / self.competent, 2) if self.competent else None
+
+
 class Ledger(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: int = LEDGER_VERSION
     entries: dict[str, LedgerEntry] = Field(default_factory=dict)
+    mutations: dict[str, MutationEntry] | None = Field(
+        default=None, description="pv mutate's verdicts, by falsifier id, beside the test verdicts")
 
     def merged(self, new: list[LedgerEntry], keep_only: set[str] | None = None) -> Ledger:
         """A copy with ``new`` replacing older entries of the same falsifier ids; with ``keep_only``,
@@ -94,7 +149,14 @@ class Ledger(BaseModel):
                     (old.outcome, old.entry_sha256, old.reason) == (entry.outcome, entry.entry_sha256, entry.reason):
                 continue  # nothing ran and nothing changed: keep the file byte-identical (a clean git status)
             entries[entry.falsifier_id] = entry
-        return Ledger(entries=dict(sorted(entries.items())))
+        mutations = {k: m for k, m in (self.mutations or {}).items() if keep_only is None or k in keep_only}
+        return Ledger(entries=dict(sorted(entries.items())), mutations=mutations or None)
+
+    def with_mutations(self, new: list[MutationEntry]) -> Ledger:
+        """A copy with ``new`` replacing the mutation verdicts of the same falsifier ids."""
+        mutations = dict(self.mutations or {})
+        mutations.update({m.falsifier_id: m for m in new})
+        return Ledger(entries=self.entries, mutations=dict(sorted(mutations.items())) or None)
 
 
 class LedgerError(Exception):
@@ -163,13 +225,24 @@ def render_ledger(ledger: Ledger) -> str:
 
 def update_ledger(path: Path, entries: list[LedgerEntry], keep_only: set[str] | None = None) -> Ledger:
     """Merge ``entries`` into the ledger at ``path`` (an unreadable old ledger is replaced)."""
-    try:
-        old = read_ledger(path) or Ledger()
-    except LedgerError:
-        old = Ledger()
-    ledger = old.merged(entries, keep_only)
+    ledger = _current(path).merged(entries, keep_only)
     write_ledger(path, ledger)
     return ledger
+
+
+def update_mutations(path: Path, entries: list[MutationEntry]) -> Ledger:
+    """Merge mutation verdicts into the ledger at ``path``, keeping every test verdict as it is."""
+    ledger = _current(path).with_mutations(entries)
+    write_ledger(path, ledger)
+    return ledger
+
+
+def _current(path: Path) -> Ledger:
+    """The ledger at ``path`` to merge into: an empty one when there is none or it cannot be read."""
+    try:
+        return read_ledger(path) or Ledger()
+    except LedgerError:
+        return Ledger()
 
 
 def brief(reason: str | None, limit: int = 240) -> str:

@@ -137,6 +137,12 @@ class FalsificationTest(_Strict):
     artifacts: list[NonEmptyStr] = Field(
         default_factory=list, description="Repo-relative input files hashed into the evidence record."
     )
+    subject: list[NonEmptyStr] = Field(
+        default_factory=list,
+        description="What `pv mutate` mutates to show the bound test can fail: repo-relative `path.py` or "
+        "`path.py::qualname` (e.g. `trainer/preflight.py::preflight_tokenizer_vocab`). Default: the project "
+        "source lines the test executes.",
+    )
     applies_to: list[NonEmptyStr] = Field(
         default_factory=list,
         description="Names of equations (keys of `equations`) this falsifier tests: it discharges the proof "

@@ -31,7 +31,9 @@ STATUS_RULES: dict[Status, str] = {
     "binding resolves and every test and CMD binding has a fresh pass in the ledger. Fresh: the falsifier's own "
     "contract entry and every repository file its test imported, read or ran in a child process still hash as "
     "recorded (uncommitted and untracked files included); a CMD binding's files are those its `inputs:` globs match, "
-    "or every non-ignored file without them. Skipped is not passed; a LIVE-only contract cannot be FUNCTIONAL.",
+    "or every non-ignored file without them. Skipped is not passed; a LIVE-only contract cannot be FUNCTIONAL. "
+    "No ship-blocking falsifier's mutation verdict (`pv mutate`) is INERT: a test that killed no mutant of the code "
+    "it guards cannot fail, so its pass counts for nothing.",
     Status.ACTIVE_RUNTIME: "FUNCTIONAL, plus at least one LIVE falsifier, and every LIVE falsifier (ship-blocking or "
     "advisory) has a fresh pass recorded by `pv verify --live`: its evidence folder exists and is tracked by git, "
     "its record.json is the one recorded, its command, check, loss_floor and artifact hashes still match, and the "
@@ -77,6 +79,7 @@ def ledger_requirements(assessment: Assessment, status: Status, ws: Workspace) -
         return missing
     missing += [s.why_not() for s in assessment.supports if s.kind is BindingKind.INVALID]
     missing += [s.why_not() for s in tests if not s.fresh_pass]
+    missing += assessment.inert_blocking()
     if status is Status.ACTIVE_RUNTIME:
         for s in assessment.supports:
             if s.kind is not BindingKind.LIVE:

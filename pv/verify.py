@@ -141,13 +141,7 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
             check_writable(ws.ledger_file)  # before any test runs, not after minutes of them
         except LedgerError as exc:
             raise VerifyError(str(exc)) from None
-    loaded = ws.load(paths)
-    diagnostics = [d for lc in loaded for d in lc.diagnostics]
-    if diagnostics:
-        raise VerifyInputError(diagnostics)
-    planned = select(plan(loaded, ws.test_index), patterns or [])
-    if not planned:
-        raise VerifyError("the selected contracts declare no falsifiers; nothing to verify")
+    loaded, planned = planned_for(ws, paths, patterns or [], "verify")
     if workers and importlib.util.find_spec("xdist") is None:
         raise VerifyError("-n needs pytest-xdist (pip install pytest-xdist)")
     root, digests, target = ws.root, ws.digests, ws.ledger_file
@@ -188,7 +182,7 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
         except UnsafePath as exc:
             raise VerifyError(f"the evidence folder {exc}") from None
 
-    report = VerifyReport([], diagnostics, None)
+    report = VerifyReport([], [], None)  # contracts that do not load stop the run before this
     progress.start(len(to_run) + len(cmd_runs) + len(live_runs), sum(v.kept for v in verdicts.values()))
     try:
         if to_run:
@@ -244,6 +238,20 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
         update_ledger(target, [v.entry for v in report.verdicts if not v.kept], keep_only=declared)
     report.duration_s = round(time.perf_counter() - start, 3)
     return report
+
+
+def planned_for(ws: Workspace, paths: list[Path], patterns: list[str],
+                what: str) -> tuple[list[LoadedContract], list[Planned]]:
+    """The contracts at ``paths`` and their falsifiers matching ``patterns``; raises :class:`VerifyInputError`
+    when a contract does not load and :class:`VerifyError` when nothing is selected (never a 0/0 run)."""
+    loaded = ws.load(paths)
+    diagnostics = [d for lc in loaded for d in lc.diagnostics]
+    if diagnostics:
+        raise VerifyInputError(diagnostics)
+    planned = select(plan(loaded, ws.test_index), patterns)
+    if not planned:
+        raise VerifyError(f"the selected contracts declare no falsifiers; nothing to {what}")
+    return loaded, planned
 
 
 def _read_quietly(path: Path) -> Ledger | None:

@@ -84,7 +84,9 @@ def assert_tokenizer_vocab_within_model_bound(tokenizer_vocab: int, model_vocab:
     """Relaxed gate (init): every emitted id must index a row; extra rows are reserved slots."""
     _check_positive(tokenizer_vocab, model_vocab)
     space = tokenizer_id_space(tokenizer_vocab, max_token_id)
-    if space > model_vocab:
+    # the equation as the contract states it (a mutation test checks FALSIFY-ARCH-009 kills `<=` -> `<`)
+    within_bound = space <= model_vocab
+    if not within_bound:
         raise PreflightError(
             "vocab-bound",
             f"{_describe(tokenizer_vocab, space)} > model_vocab={model_vocab:,}: ids "

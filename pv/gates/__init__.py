@@ -16,6 +16,7 @@ from pv.gates import (
     commands,
     dependencies,
     falsifier_ids,
+    inert,
     kani,
     obligations,
     orphans,
@@ -39,6 +40,7 @@ GATES: list[ModuleType] = [
     summary,
     kani,
     commands,
+    inert,
 ]
 
 # Runs only under `pv lint --since REF`, where it compares each contract with its version at REF;

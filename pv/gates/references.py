@@ -2,7 +2,9 @@
 
 A reference is treated as a repo path when it has no spaces or URL scheme and either contains a
 slash or ends in a source/data extension; ``path.py::name`` also checks the top-level symbol.
-Citations ("Qwen2 technical report, arXiv:…") and URLs are left alone.
+Citations ("Qwen2 technical report, arXiv:…") and URLs are left alone. A falsifier's ``subject:``
+(what ``pv mutate`` mutates) is always a repo path: ``path.py`` or ``path.py::qualname``, checked
+the same way, nested qualnames (``Class.method``) included.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from pathlib import Path
 from pv.diagnostics import Diagnostic
 from pv.fileio import read_bytes
 from pv.lint_context import GateInfo, LintContext
+from pv.mutate.subject import subject_problem
 from pv.repo_path import UnsafePath, safe_repo_path
 
 GATE = GateInfo(
     name="references",
     title="referenced repo files exist",
-    fails_when="a referenced repo path (or `path.py::symbol`) does not exist or leaves the repo",
+    fails_when="a referenced repo path, or a falsifier `subject:`, (`path.py::symbol`) is missing or leaves the repo",
 )
 
 _EXTENSIONS = (".py", ".yaml", ".yml", ".md", ".json", ".toml", ".txt", ".jsonl", ".tiktoken")
@@ -44,6 +47,13 @@ def check(ctx: LintContext) -> list[Diagnostic]:
             if problem:
                 out.append(ctx.diag(lc, ["metadata", "references", i], problem,
                                     hint="fix the path (repo-relative) or drop the reference", code=GATE.name))
+        for i, ft in enumerate(contract.falsification_tests):
+            for j, ref in enumerate(ft.subject):
+                problem = subject_problem(ctx.root, ref)
+                if problem:
+                    out.append(ctx.diag(lc, ["falsification_tests", i, "subject", j], problem,
+                                        hint="name a repo-relative `path.py` or `path.py::qualname` the test guards",
+                                        code=GATE.name))
     return out
 
 

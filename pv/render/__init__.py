@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pv.render import coverage, dashboard, diff, gates, lint, migrate, promote, scaffold, validate, verify
+from pv.render import coverage, dashboard, diff, gates, lint, migrate, mutate, promote, scaffold, validate, verify
 from pv.render.github import annotations
 from pv.render.sarif import sarif_log
 from pv.render.text import console
@@ -18,7 +18,7 @@ from pv.render.view import View
 
 VIEWS: dict[type, View] = {m.VIEW.result_type: m.VIEW for m in (validate, lint, gates, verify, dashboard,
                                                                   promote, coverage, diff, scaffold,
-                                                                  migrate)}
+                                                                  migrate, mutate)}
 
 
 def formats(result_type: type) -> tuple[str, ...]:

@@ -13,10 +13,13 @@ from pv.render.view import View
 
 
 def text(con: Console, report: CoverageReport) -> None:
-    tbl = table("pv coverage", ["contract", "declared", "bound", "bound %", "passing", "passing %"])
+    tbl = table("pv coverage", ["contract", "declared", "bound", "bound %", "passing", "passing %", "mutated",
+                                "mutation score"])
     for cid, c in [*report.by_contract.items(), ("TOTAL", report.total)]:
+        inert = f" ({c.inert} INERT)" if c.inert else ""
+        score = f"{c.mutation_score:.1f}% ({c.detected}/{c.competent})" if c.competent else "-"
         tbl.add_row(cid, str(c.declared), f"{c.bound} ({c.live} LIVE)", f"{c.bound_pct:.1f}", str(c.passing),
-                    f"{c.passing_pct:.1f}")
+                    f"{c.passing_pct:.1f}", f"{c.mutated}{inert}", score)
     con.print(tbl)
     for note in report.notes:
         con.print(f"[cyan]note[/cyan]: {escape(note)}")

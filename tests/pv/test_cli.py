@@ -74,11 +74,11 @@ def test_lint_table_and_exit(capsys, mixed: Repo) -> None:
     (mixed.root / "contracts" / "bad-v1.yaml").unlink()
     code, out, _ = _pv(capsys, "lint", "--root", str(mixed.root), "--strict-test-binding")
     assert code == 0
-    assert "12/12 gates PASS" in out
+    assert "13/13 gates PASS" in out
     mixed.write("falsifiers/test_demo.py", "def test_ok_renamed():\n    pass\n")
     code, out, _ = _pv(capsys, "lint", "--root", str(mixed.root), "--strict-test-binding")
     assert code == 1
-    assert "11/12 gates PASS" in out
+    assert "12/13 gates PASS" in out
     assert "did you mean `falsifiers/test_demo.py::test_ok_renamed`?" in out
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pv.cli import main
-from pv.ledger import Ledger, write_ledger
+from pv.ledger import Ledger, MutationEntry, MutationVerdict, utc_now, write_ledger
 from tests.pv.conftest import Repo, falsifier, no_hang, recorded, valid_contract
 
 T = "falsifiers/test_demo.py"
@@ -36,7 +36,8 @@ def demo(repo: Repo) -> Repo:
 def test_ratios_count_resolving_bindings_only(demo: Repo, capsys) -> None:
     code, out = cov(demo, capsys=capsys)
     assert code == 0
-    assert out["total"] == {"declared": 5, "bound": 3, "live": 1, "passing": 0, "bound_pct": 60.0, "passing_pct": 0.0}
+    assert out["total"] == {"declared": 5, "bound": 3, "live": 1, "passing": 0, "bound_pct": 60.0, "passing_pct": 0.0,
+                            "mutated": 0, "inert": 0, "detected": 0, "competent": 0, "mutation_score": 0.0}
     assert "no ledger: passing coverage is 0 until `pv verify` runs" in out["notes"]
 
 
@@ -134,6 +135,41 @@ def test_non_finite_thresholds_are_usage_errors(demo: Repo, flag: str, value: st
     with pytest.raises(SystemExit) as exc:
         main(["coverage", "--root", str(demo.root), f"{flag}={value}"])
     assert exc.value.code == 2 and f"{value!r} is not a finite number" in capsys.readouterr().err
+
+
+def _mutation(repo: Repo, fid: str, verdict: str, killed: int, survived: int, timed_out: int = 0) -> MutationEntry:
+    """A fresh mutation verdict: recorded from the test file as it is now."""
+    base = recorded(repo.root, fid)
+    return MutationEntry(falsifier_id=fid, contract_id="demo-v1", verdict=MutationVerdict(verdict), killed=killed,
+                         survived=survived, timed_out=timed_out, generated=killed + survived + timed_out,
+                         entry_sha256=base.entry_sha256, inputs=base.inputs, recorded_at=utc_now())
+
+
+def test_mutation_score_per_contract_and_its_ratchet(demo: Repo, tmp_path: Path, capsys) -> None:
+    ledger_file = demo.root / ".pv" / "ledger.json"
+    write_ledger(ledger_file, Ledger().with_mutations([
+        _mutation(demo, "FALSIFY-DEMO-001", "STRONG", 2, 1, timed_out=1),
+        _mutation(demo, "FALSIFY-DEMO-002", "INERT", 0, 2)]))
+    baseline = tmp_path / "coverage-baseline.json"
+    code, out = cov(demo, "--ratchet", str(baseline), capsys=capsys)
+    t = out["total"]
+    # detected = killed + timed out (3) of 6 competent mutants; DEMO-002 is INERT
+    assert (t["mutated"], t["inert"], t["detected"], t["competent"], t["mutation_score"]) == (2, 1, 3, 6, 50.0)
+    assert out["contracts"]["demo-v1"]["mutation_score"] == 50.0
+    assert code == 0 and json.loads(baseline.read_text())["mutation_score"] == 50.0
+    write_ledger(ledger_file, Ledger().with_mutations([_mutation(demo, "FALSIFY-DEMO-001", "STRONG", 1, 3),
+                                                       _mutation(demo, "FALSIFY-DEMO-002", "INERT", 0, 2)]))
+    code, out = cov(demo, "--ratchet", str(baseline), capsys=capsys)
+    assert code == 1 and "mutation_score 16.67 < baseline 50.0" in out["problems"][0]
+    # a baseline from before pv mutate has no mutation_score: nothing to compare, and no failure
+    baseline.write_text('{"declared": 5, "bound": 3, "passing": 0, "bound_pct": 60.0, "passing_pct": 0.0}')
+    code, out = cov(demo, "--ratchet", str(baseline), capsys=capsys)
+    assert code == 0 and json.loads(baseline.read_text())["mutation_score"] == 16.67
+    # verdicts reached from another version of the test file say nothing about this one: not counted
+    demo.write(T, (demo.root / T).read_text() + "\n# edited\n")
+    code, out = cov(demo, capsys=capsys)
+    assert out["total"]["mutated"] == 0 and out["total"]["mutation_score"] == 0.0
+    assert "2 stale mutation verdict(s) not counted" in out["notes"][0]
 
 
 def test_text_output(demo: Repo, capsys) -> None:

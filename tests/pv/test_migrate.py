@@ -226,7 +226,7 @@ def test_the_readme_commands_run_as_written(tmp_path: Path) -> None:
     codes = [int(line.split("=", 1)[1]) for line in proc.stdout.splitlines() if line.startswith("::rc=")]
     assert codes[:6] == [0, 1, 1, 0, 0, 0], proc.stdout + proc.stderr
     assert len(codes) == 7 and codes[6] in (0, 1)
-    assert "4/4 contracts valid" in proc.stdout and "12/12 gates PASS" in proc.stdout
+    assert "4/4 contracts valid" in proc.stdout and "13/13 gates PASS" in proc.stdout
     ledger = read_ledger(target / ".pv" / "ledger.json")
     commands = [e for e in ledger.entries.values() if (e.binding or "").startswith("CMD: ")]
     assert len(commands) == 7 and all(e.exit_code is not None for e in commands)

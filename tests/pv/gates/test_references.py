@@ -67,3 +67,22 @@ def test_unusable_reference_paths_are_located_findings_not_tracebacks(repo: Repo
     assert "is a FIFO (named pipe), not a regular file" in diags[2].message
     assert all(d.line is not None and d.hint for d in diags)
     assert Path(repo.root / "pkg" / "pipe.py").exists()
+
+
+def test_falsifier_subjects_resolve_to_python_code_in_the_repo(repo: Repo) -> None:
+    repo.write("pkg/mod.py", "class Gate:\n    def check(self):\n        pass\n\ndef real():\n    pass\n")
+    data = good(repo)
+    data["falsification_tests"][0]["subject"] = ["pkg/mod.py", "pkg/mod.py::real", "pkg/mod.py::Gate.check"]
+    repo.contract(data)
+    assert gate(repo, "references").passed
+    data["falsification_tests"][0]["subject"] = ["pkg/mod.py::Gate.gone", "pkg/missing.py", "README.md",
+                                                 "../outside.py"]
+    repo.contract(data)
+    diags = gate(repo, "references").diagnostics
+    assert [d.message for d in diags[:3]] == [
+        "pkg/mod.py defines no 'Gate.gone'",
+        "subject file 'pkg/missing.py' does not exist",
+        "subject 'README.md' is not a Python file (`path.py` or `path.py::qualname`)",
+    ]
+    assert diags[3].message.startswith("subject '../outside.py' leaves the repository") and len(diags) == 4
+    assert diags[0].key_path == "falsification_tests[0].subject[0]"
