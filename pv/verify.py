@@ -125,6 +125,20 @@ def select(planned: list[Planned], patterns: list[str]) -> list[Planned]:
     return chosen
 
 
+@dataclass
+class _Queues:
+    """What a run does with each planned falsifier: a verdict already decided, or a queue to run it in."""
+
+    verdicts: dict[int, Verdict] = field(default_factory=dict)
+    tests: list[Planned] = field(default_factory=list)
+    commands: list[Planned] = field(default_factory=list)
+    lives: list[Planned] = field(default_factory=list)
+
+    @property
+    def to_run(self) -> int:
+        return len(self.tests) + len(self.commands) + len(self.lives)
+
+
 def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = None, live: bool = False,
            write: bool = True, timeout_s: float | None = None, changed: bool = False, workers: int = 0,
            progress: Progress | None = None, cmd: bool = True) -> VerifyReport:
@@ -144,98 +158,37 @@ def verify(ws: Workspace, paths: list[Path], *, patterns: list[str] | None = Non
     loaded, planned = planned_for(ws, paths, patterns or [], "verify")
     if workers and importlib.util.find_spec("xdist") is None:
         raise VerifyError("-n needs pytest-xdist (pip install pytest-xdist)")
-    root, digests, target = ws.root, ws.digests, ws.ledger_file
-    old = _read_quietly(target)
-
-    verdicts: dict[int, Verdict] = {}
-    to_run: list[Planned] = []
-    cmd_runs: list[Planned] = []
-    live_runs: list[Planned] = []
-    for p in planned:
-        kind = p.binding.kind
-        # --changed keeps every fresh verdict; without it, a LIVE falsifier that is not run this time
-        # (and a CMD one under --no-cmd) shows the fresh verdict the ledger holds rather than "not run".
-        keep = changed or (kind is BindingKind.LIVE and not live) or (kind is BindingKind.CMD and not cmd)
-        kept = _fresh(old, p, digests) if keep else None
-        if kept is not None:
-            verdicts[id(p)] = Verdict(kept, p, kept=True)
-        elif kind is BindingKind.UNBOUND:
-            verdicts[id(p)] = Verdict(make_entry(p, root, Outcome.NOT_BOUND, "no `test:` binding"), p)
-        elif kind in (BindingKind.CMD, BindingKind.LIVE):
-            wanted, queue, skipped, why = (
-                (cmd, cmd_runs, Outcome.CMD_NOT_RUN, "CMD command not run (--no-cmd)") if kind is BindingKind.CMD
-                else (live, live_runs, Outcome.LIVE_NOT_RUN, "LIVE command not run; use `pv verify --live` to run it"))
-            if wanted:
-                queue.append(p)
-            else:
-                verdicts[id(p)] = Verdict(make_entry(p, root, skipped, why), p)
-        elif not p.resolution.resolved:
-            hint = f" (did you mean {p.resolution.suggestion}?)" if p.resolution.suggestion else ""
-            verdicts[id(p)] = Verdict(make_entry(p, root, Outcome.ERROR,
-                                                 f"binding does not resolve: {p.resolution.problem}{hint}"), p)
-        else:
-            to_run.append(p)
-
-    if live_runs:  # LIVE evidence lands in the evidence folder: it too must stay inside the repository
+    queues = _queue(planned, _read_quietly(ws.ledger_file), ws.digests, ws.root, changed=changed, live=live, cmd=cmd)
+    if queues.lives:  # LIVE evidence lands in the evidence folder: it too must stay inside the repository
         try:
-            safe_repo_path(root, ws.settings.evidence_dir)
+            safe_repo_path(ws.root, ws.settings.evidence_dir)
         except UnsafePath as exc:
             raise VerifyError(f"the evidence folder {exc}") from None
 
     report = VerifyReport([], [], None)  # contracts that do not load stop the run before this
-    progress.start(len(to_run) + len(cmd_runs) + len(live_runs), sum(v.kept for v in verdicts.values()))
+    progress.start(queues.to_run, sum(v.kept for v in queues.verdicts.values()))
     try:
-        if to_run:
-            by_node: dict[str, list[Planned]] = {}
-            for p in to_run:
-                by_node.setdefault(p.node_id or "", []).append(p)
-
-            def node_done(node: str, results: CollectedResults) -> None:
-                for p in by_node.get(node, []):
-                    outcome, reason, duration = outcome_for(node, results, 0)
-                    progress.done(Verdict(make_entry(p, root, outcome, reason, duration), p))
-
-            results, report.pytest_exit, report.pytest_output = run_pytest(
-                root, to_run, timeout_s=timeout_s, workers=workers, on_node=node_done)
-            for p in to_run:
-                node = p.node_id or ""
-                outcome, reason, duration = outcome_for(node, results, report.pytest_exit)
-                inputs = fold_inputs([r for r in results.tests.values() if base_node_id(r.node_id) == node])
-                entry = make_entry(p, root, outcome, reason, duration,
-                                   inputs=record_inputs(root, inputs, digests) if inputs is not None else None,
-                                   timed_out=cut_by_timeout(node, results) is not None)
-                verdicts[id(p)] = Verdict(entry, p)
-        for p in cmd_runs:
-            ft = p.falsifier
-            run = run_cmd(p.binding.command or "", root, falsifier_id=ft.id, contract_id=p.contract.id,
-                          timeout_s=effective_timeout(ft.timeout_s, timeout_s))
-            # An opaque command may read anything: its inputs are the files its `inputs:` globs match,
-            # or every non-ignored file of the repository without them.
-            inputs = record_inputs(root, [GLOB + pattern for pattern in ft.inputs or ["**"]], digests)
-            verdicts[id(p)] = Verdict(make_entry(p, root, run.outcome, run.reason, run.result.duration_s,
-                                                 inputs=inputs, exit_code=run.result.exit_code,
-                                                 timed_out=run.result.timed_out, output_tail=run.output_tail),
-                                      p, run.result.output_tail)
-            progress.done(verdicts[id(p)])
-        if live_runs:
-            for p, entry, output in run_live(live_runs, ws, timeout_s=timeout_s):
-                verdicts[id(p)] = Verdict(entry, p, output)
-                progress.done(verdicts[id(p)])
+        if queues.tests:
+            _run_tests(queues, ws, report, progress, timeout_s=timeout_s, workers=workers)
+        for p in queues.commands:
+            queues.verdicts[id(p)] = _run_command(p, ws, timeout_s)
+            progress.done(queues.verdicts[id(p)])
+        if queues.lives:
+            for p, entry, output in run_live(queues.lives, ws, timeout_s=timeout_s):
+                queues.verdicts[id(p)] = Verdict(entry, p, output)
+                progress.done(queues.verdicts[id(p)])
     finally:
         progress.close()
 
-    by_contract: dict[str, ContractVerdicts] = {}
-    for lc in loaded:
-        if lc.contract is not None:
-            by_contract.setdefault(lc.display, ContractVerdicts(lc))
+    by_contract = {lc.display: ContractVerdicts(lc) for lc in loaded if lc.contract is not None}
     for p in planned:
-        by_contract[p.contract.display].verdicts.append(verdicts[id(p)])
+        by_contract[p.contract.display].verdicts.append(queues.verdicts[id(p)])
     report.contracts = [c for c in by_contract.values() if c.verdicts or not patterns]
     if write:
-        report.ledger_file = target
+        report.ledger_file = ws.ledger_file
         everything = not patterns and {q.resolve() for q in paths} == {q.resolve() for q in ws.contract_files}
         declared = {p.falsifier.id for p in planned} if everything else None
-        update_ledger(target, [v.entry for v in report.verdicts if not v.kept], keep_only=declared)
+        update_ledger(ws.ledger_file, [v.entry for v in report.verdicts if not v.kept], keep_only=declared)
     report.duration_s = round(time.perf_counter() - start, 3)
     return report
 
@@ -252,6 +205,74 @@ def planned_for(ws: Workspace, paths: list[Path], patterns: list[str],
     if not planned:
         raise VerifyError(f"the selected contracts declare no falsifiers; nothing to {what}")
     return loaded, planned
+
+
+def _queue(planned: list[Planned], old: Ledger | None, digests: Digests, root: Path, *, changed: bool, live: bool,
+           cmd: bool) -> _Queues:
+    """Each falsifier's fate before anything runs: a kept fresh verdict, why it cannot run, or a queue."""
+    q = _Queues()
+    for p in planned:
+        kind = p.binding.kind
+        # --changed keeps every fresh verdict; without it, a LIVE falsifier that is not run this time
+        # (and a CMD one under --no-cmd) shows the fresh verdict the ledger holds rather than "not run".
+        keep = changed or (kind is BindingKind.LIVE and not live) or (kind is BindingKind.CMD and not cmd)
+        kept = _fresh(old, p, digests) if keep else None
+        if kept is not None:
+            q.verdicts[id(p)] = Verdict(kept, p, kept=True)
+        elif kind is BindingKind.UNBOUND:
+            q.verdicts[id(p)] = Verdict(make_entry(p, root, Outcome.NOT_BOUND, "no `test:` binding"), p)
+        elif kind in (BindingKind.CMD, BindingKind.LIVE):
+            wanted, queue, skipped, why = (
+                (cmd, q.commands, Outcome.CMD_NOT_RUN, "CMD command not run (--no-cmd)") if kind is BindingKind.CMD
+                else (live, q.lives, Outcome.LIVE_NOT_RUN, "LIVE command not run; use `pv verify --live` to run it"))
+            if wanted:
+                queue.append(p)
+            else:
+                q.verdicts[id(p)] = Verdict(make_entry(p, root, skipped, why), p)
+        elif not p.resolution.resolved:
+            hint = f" (did you mean {p.resolution.suggestion}?)" if p.resolution.suggestion else ""
+            q.verdicts[id(p)] = Verdict(make_entry(p, root, Outcome.ERROR,
+                                                   f"binding does not resolve: {p.resolution.problem}{hint}"), p)
+        else:
+            q.tests.append(p)
+    return q
+
+
+def _run_tests(queues: _Queues, ws: Workspace, report: VerifyReport, progress: Progress, *,
+               timeout_s: float | None, workers: int) -> None:
+    """The bound pytest tests, in one pytest run; progress is reported as each test finishes."""
+    root = ws.root
+    by_node: dict[str, list[Planned]] = {}
+    for p in queues.tests:
+        by_node.setdefault(p.node_id or "", []).append(p)
+
+    def node_done(node: str, results: CollectedResults) -> None:
+        for p in by_node.get(node, []):
+            outcome, reason, duration = outcome_for(node, results, 0)
+            progress.done(Verdict(make_entry(p, root, outcome, reason, duration), p))
+
+    results, report.pytest_exit, report.pytest_output = run_pytest(
+        root, queues.tests, timeout_s=timeout_s, workers=workers, on_node=node_done)
+    for p in queues.tests:
+        node = p.node_id or ""
+        outcome, reason, duration = outcome_for(node, results, report.pytest_exit)
+        inputs = fold_inputs([r for r in results.tests.values() if base_node_id(r.node_id) == node])
+        entry = make_entry(p, root, outcome, reason, duration,
+                           inputs=record_inputs(root, inputs, ws.digests) if inputs is not None else None,
+                           timed_out=cut_by_timeout(node, results) is not None)
+        queues.verdicts[id(p)] = Verdict(entry, p)
+
+
+def _run_command(p: Planned, ws: Workspace, timeout_s: float | None) -> Verdict:
+    """One CMD: binding. An opaque command may read anything: its inputs are the files its `inputs:`
+    globs match, or every non-ignored file of the repository without them."""
+    ft = p.falsifier
+    run = run_cmd(p.binding.command or "", ws.root, falsifier_id=ft.id, contract_id=p.contract.id,
+                  timeout_s=effective_timeout(ft.timeout_s, timeout_s))
+    inputs = record_inputs(ws.root, [GLOB + pattern for pattern in ft.inputs or ["**"]], ws.digests)
+    return Verdict(make_entry(p, ws.root, run.outcome, run.reason, run.result.duration_s, inputs=inputs,
+                              exit_code=run.result.exit_code, timed_out=run.result.timed_out,
+                              output_tail=run.output_tail), p, run.result.output_tail)
 
 
 def _read_quietly(path: Path) -> Ledger | None:
