@@ -47,7 +47,8 @@ from collections.abc import Iterable, Iterator
 ENV_SPOOL = "PV_INPUTS_SPOOL"
 ENV_CONTEXT = "PV_INPUTS_CONTEXT"
 ENV_ROOT = "PV_INPUTS_ROOT"
-SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "inputs_site")
+SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site_hooks")  # its sitecustomize runs the hooks
+ENV_SITE_HOOKS = "PV_SITE_HOOKS"  # the hook files a child's sitecustomize loads (os.pathsep-separated)
 WHOLE_TREE = "glob:**/*.py"  # the input a context gets when a Python child could not report
 DIR = "dir:"  # prefix of a recorded directory listing (os.listdir / os.scandir / glob of a repo folder)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -174,7 +175,7 @@ class Recorder:
         os.makedirs(self.spool, exist_ok=True)
         os.environ[ENV_SPOOL] = self.spool
         os.environ[ENV_ROOT] = self.paths.root
-        os.environ["PYTHONPATH"] = _with_site_dir(os.environ.get("PYTHONPATH"))
+        _add_site_hook(os.environ)
 
     def set_context(self, context: str | None) -> str | None:
         previous, self.context = self.context, context
@@ -408,17 +409,23 @@ def _package_of(path: str, root: str) -> str:
     return ".".join(os.path.relpath(path, root).split(os.sep)[:-1])
 
 
-def _with_site_dir(pythonpath: str | None) -> str:
-    parts = [p for p in (pythonpath or "").split(os.pathsep) if p]
-    if SITE_DIR in parts:
+def _with_first(entries: str | None, first: str) -> str:
+    parts = [p for p in (entries or "").split(os.pathsep) if p]
+    if first in parts:
         return os.pathsep.join(parts)
-    return os.pathsep.join([SITE_DIR, *parts])
+    return os.pathsep.join([first, *parts])
+
+
+def _add_site_hook(env) -> None:
+    """Make Python children started with ``env`` run this module's :func:`site_hook`."""
+    env["PYTHONPATH"] = _with_first(env.get("PYTHONPATH"), SITE_DIR)
+    env[ENV_SITE_HOOKS] = _with_first(env.get(ENV_SITE_HOOKS), os.path.abspath(__file__))
 
 
 def _patch_env(env: dict, spool: str, context: str, root: str) -> None:
     try:
         env[ENV_SPOOL], env[ENV_CONTEXT], env[ENV_ROOT] = spool, context, root
-        env["PYTHONPATH"] = _with_site_dir(env.get("PYTHONPATH"))
+        _add_site_hook(env)
     except TypeError:  # a bytes-keyed environment: leave it; the child counts as blind
         pass
 
@@ -457,7 +464,7 @@ def child_env(env: dict[str, str], spool: str, context: str, root: str) -> dict[
     return out
 
 
-# -- child processes (started by inputs_site/sitecustomize.py) ----------------------------------
+# -- child processes (started by site_hooks/sitecustomize.py) ----------------------------------
 
 
 class _ChildFinder:
@@ -478,8 +485,9 @@ class _ChildFinder:
         return None
 
 
-def start_child() -> None:
-    """Record, for the context named in the environment, every repository file this process loads."""
+def site_hook() -> None:
+    """In a child process (``site_hooks/sitecustomize.py``): record, for the context named in the
+    environment, every repository file this process loads."""
     spool, context, root = (os.environ.get(k) for k in (ENV_SPOOL, ENV_CONTEXT, ENV_ROOT))
     if not (spool and context and root):
         return

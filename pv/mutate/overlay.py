@@ -6,7 +6,7 @@ asks the other finders where a module lives; when that is a file in the overlay,
 loader that compiles the mutated text under the original file name (tracebacks point at the real
 file) and never reads or writes bytecode, so no ``.pyc`` of a mutant can outlive the run.
 
-Standard library only, and loaded by file path (the worker and ``overlay_site/sitecustomize.py``),
+Standard library only, and loaded by file path (the worker and ``pv/site_hooks/sitecustomize.py``),
 because importing pv here would import the very modules a mutant may replace.
 """
 
@@ -74,8 +74,8 @@ def install(overlay: Mapping[str, str]) -> None:
         sys.meta_path.insert(0, OverlayFinder(overlay))
 
 
-def install_from_env() -> None:
-    """In a child process: install the overlay the environment names, if any."""
+def site_hook() -> None:
+    """In a child process (``pv/site_hooks/sitecustomize.py``): install the overlay the environment names, if any."""
     path = os.environ.get(ENV)
     if path:
         with open(path, encoding="utf-8") as handle:

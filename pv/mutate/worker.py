@@ -193,8 +193,11 @@ def main() -> None:
     scratch = tempfile.mkdtemp(prefix="pv-mutate-")
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = os.path.join(scratch, "hypothesis")
+    # the processes a test starts meet the same mutant: pv's sitecustomize runs the overlay's site_hook
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(HERE, "overlay_site"), root, *filter(None, [os.environ.get("PYTHONPATH")])])
+        [os.path.join(os.path.dirname(HERE), "site_hooks"), root, *filter(None, [os.environ.get("PYTHONPATH")])])
+    os.environ["PV_SITE_HOOKS"] = os.pathsep.join(
+        [os.path.join(HERE, "overlay.py"), *filter(None, [os.environ.get("PV_SITE_HOOKS")])])
     sys.dont_write_bytecode = True
     parent = os.getppid()
     try:
