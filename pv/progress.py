@@ -30,33 +30,46 @@ def progress_for(stream: TextIO | None = None) -> Progress:
     return LiveProgress(stream) if stream.isatty() else LineProgress(stream)
 
 
-class LineProgress(Progress):
-    """``pv verify: [ 3/38] PASS    FALSIFY-TOK-001  1.23s  (elapsed 14.2s)``, one line each."""
+class StepLines:
+    """One plain line per finished item, for logs and pipes: ``<command>: [ 3/38] <text>  (elapsed 14.2s)``.
+
+    Shared by ``pv verify`` and ``pv mutate``; a closed or broken stream never stops the run.
+    """
+
+    command = "pv"
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self.total = self.done_count = 0
+        self.total = self.count = 0
         self.t0 = time.perf_counter()
+
+    def step(self, text: str, suffix: str = "") -> None:
+        self.count += 1
+        width, elapsed = len(str(self.total)), time.perf_counter() - self.t0
+        self.line(f"[{self.count:>{width}}/{self.total}] {text}  (elapsed {elapsed:.1f}s){suffix}")
+
+    def line(self, text: str) -> None:
+        try:
+            self.stream.write(f"{self.command}: {text}\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+class LineProgress(StepLines, Progress):
+    """``pv verify: [ 3/38] PASS    FALSIFY-TOK-001  1.23s  (elapsed 14.2s)``, one line each."""
+
+    command = "pv verify"
 
     def start(self, to_run: int, kept: int) -> None:
         self.total, self.t0 = to_run, time.perf_counter()
         kept_note = f"; {kept} fresh verdict(s) kept from the ledger" if kept else ""
-        self._line(f"running {to_run} falsifier(s){kept_note}")
+        self.line(f"running {to_run} falsifier(s){kept_note}")
 
     def done(self, verdict: Verdict) -> None:
-        self.done_count += 1
         e = verdict.entry
-        width = len(str(self.total))
         reason = f"  {brief(e.reason, 120)}" if e.outcome.failed and e.reason else ""
-        self._line(f"[{self.done_count:>{width}}/{self.total}] {e.outcome.value.upper():<7} {e.falsifier_id}  "
-                   f"{e.duration_s:.2f}s  (elapsed {time.perf_counter() - self.t0:.1f}s){reason}")
-
-    def _line(self, text: str) -> None:
-        try:
-            self.stream.write(f"pv verify: {text}\n")
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass
+        self.step(f"{e.outcome.value.upper():<7} {e.falsifier_id}  {e.duration_s:.2f}s", reason)
 
 
 class LiveProgress(Progress):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from typing import TextIO
 
 from pv.commands.common import (
     UsageError,
@@ -18,6 +16,7 @@ from pv.commands.common import (
 )
 from pv.mutate.report import FalsifierMutation, MutateReport, Progress
 from pv.plan import Planned
+from pv.progress import StepLines
 from pv.render import formats, render
 from pv.render.mutate import score_text
 from pv.render.text import console, print_diagnostics
@@ -61,33 +60,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-class LineProgress(Progress):
+class LineProgress(StepLines, Progress):
     """``pv mutate: [ 3/10] STRONG     FALSIFY-ARCH-009  14/20 killed  score 70.0%  (elapsed 41.0s)``."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.total = self.count = 0
-        self.t0 = time.perf_counter()
+    command = "pv mutate"
 
     def start(self, to_run: int, kept: int) -> None:
         self.total = to_run
         kept_text = f", {kept} fresh verdict(s) kept" if kept else ""
-        self._line(f"{to_run} falsifier(s) to mutate{kept_text}")
+        self.line(f"{to_run} falsifier(s) to mutate{kept_text}")
 
     def done(self, result: FalsifierMutation) -> None:
-        self.count += 1
         e = result.entry
-        width = len(str(self.total))
-        self._line(f"[{self.count:>{width}}/{self.total}] {e.verdict.value:<10} {e.falsifier_id}  "
-                   f"{e.killed}/{e.competent} killed  score {score_text(e)}  "
-                   f"(elapsed {time.perf_counter() - self.t0:.1f}s)")
+        self.step(f"{e.verdict.value:<10} {e.falsifier_id}  {e.killed}/{e.competent} killed  score {score_text(e)}")
 
     def mutants(self, planned: Planned, count: int) -> None:
-        self._line(f"{planned.falsifier.id}: {count} mutant(s) to run")
-
-    def _line(self, text: str) -> None:
-        self.stream.write(f"pv mutate: {text}\n")
-        self.stream.flush()
+        self.line(f"{planned.falsifier.id}: {count} mutant(s) to run")
 
 
 def run(args: argparse.Namespace) -> int:
